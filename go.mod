@@ -1,0 +1,3 @@
+module smtpfeed
+
+go 1.26.0
