@@ -1,0 +1,9 @@
+// Package smtp is smtpfeed's sans-I/O SMTP client side: the reply parser,
+// enhanced status codes, and (as it grows) the pipelining client machine.
+// Nothing here does a syscall or reads a clock; callers feed bytes in and
+// take bytes and results out.
+//
+// Two kinds of failure are kept apart: a server that answered with a code
+// (a Reply, whatever its class) and a server that sent something that is
+// not SMTP (a *ProtocolError), after which the connection is never reused.
+package smtp
