@@ -1,0 +1,216 @@
+// Command simnet serves a simulated Internet on loopback for smtpfeed's
+// demo, tests and benchmarks: an authoritative DNS server for the zone
+// "test" and thousands of SMTP hosts on their own 127.x.y.z addresses, all
+// generated from a seed. See package smtpfeed/cmd/simnet/sim.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"smtpfeed/cmd/simnet/sim"
+)
+
+const usage = `usage: simnet [flags]
+
+Serves a generated world until -duration passes or SIGINT/SIGTERM, then
+writes the report (-report FILE, JSON) and a summary on stderr. Once every
+socket listens it prints one line on stdout that a script can wait for:
+
+  simnet: ready dns=127.0.0.1:5300 smtp-port=2525 hosts=1000 domains=10000 host-addrs=127.1.0.1-127.1.3.238
+
+SIGUSR1 writes the report file at once (when -report is given).
+
+Generator: -gen-recipients FILE writes the recipient list (one address a
+line), -gen-lmtp FILE a ready LMTP session (LHLO, MAIL, one RCPT per
+recipient, DATA, message, ".", QUIT), -world FILE the world as JSON with
+the expected outcome and lower bound of every recipient. They are written
+before the ready line; with -gen-only simnet exits after writing them.
+
+-demo starts a small world (1000 domains, 100 hosts, free ports unless set),
+queries and delivers to it as a client would, prints what it got and exits.
+
+Domain and host knobs take a fraction (0 < v < 1) or a count (v >= 1).
+
+flags:
+`
+
+func main() {
+	cfg := sim.DefaultConfig()
+	cfg.Domains, cfg.Hosts, cfg.DNSAddr, cfg.SMTPPort = 10000, 1000, "127.0.0.1:5300", 2525
+	fs := flag.CommandLine
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	fs.IntVar(&cfg.Domains, "domains", cfg.Domains, "number of recipient domains")
+	fs.IntVar(&cfg.Hosts, "hosts", cfg.Hosts, "number of mail hosts, dead and refusing included")
+	fs.IntVar(&cfg.Users, "users", cfg.Users, "users per domain")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "world seed")
+	fs.StringVar(&cfg.DNSAddr, "dns", cfg.DNSAddr, "DNS server address (UDP and TCP), port 0 picks one")
+	fs.IntVar(&cfg.SMTPPort, "smtp-port", cfg.SMTPPort, "port of every mail host, 0 picks one")
+	first := fs.String("first-host", "127.1.0.1", "address of the first mail host (127/8, outside 127.0/16)")
+	fs.DurationVar(&cfg.RTT, "rtt", cfg.RTT, "SMTP reply delay standing for one round trip")
+	fs.DurationVar(&cfg.RTTMax, "rtt-max", cfg.RTTMax, "if above -rtt, each host's RTT is uniform in [rtt, rtt-max]")
+	fs.DurationVar(&cfg.DNSDelay, "dns-delay", cfg.DNSDelay, "delay before each DNS answer")
+	fs.Float64Var(&cfg.DNSDelayShare, "dns-delay-share", cfg.DNSDelayShare, "domains whose names are delayed (0: every name)")
+	knobs := []struct {
+		p    *float64
+		name string
+		help string
+	}{
+		{&cfg.Share, "share", "domains in groups sharing their first MX host"},
+		{&cfg.DeadFirst, "dead-first", "domains whose first MX hangs, second MX live"},
+		{&cfg.RefuseFirst, "refuse-first", "domains whose first MX refuses, second MX live"},
+		{&cfg.Crossed, "crossed", "domains in pairs whose two MX hosts are crossed"},
+		{&cfg.Implicit, "implicit", "domains with no MX, only A (implicit MX)"},
+		{&cfg.CNAME, "cname", "domains that are a CNAME to the name owning the MX"},
+		{&cfg.NullMX, "null-mx", "domains with RFC 7505 null MX"},
+		{&cfg.NXDomain, "nxdomain", "domains that do not exist"},
+		{&cfg.Silent, "silent", "domains whose queries are never answered"},
+		{&cfg.Truncate, "truncate", "domains answered TC=1 over UDP, in full over TCP"},
+		{&cfg.SecondMX, "second-mx", "normal domains that also have an MX 20"},
+		{&cfg.DeadHosts, "dead-hosts", "hosts whose connect hangs"},
+		{&cfg.RefuseHosts, "refuse-hosts", "hosts that refuse connections"},
+		{&cfg.NoPipelining, "no-pipelining", "live hosts without PIPELINING"},
+		{&cfg.No8BitMIME, "no-8bitmime", "live hosts without 8BITMIME"},
+		{&cfg.NoSize, "no-size", "live hosts without SIZE"},
+		{&cfg.NoEnhanced, "no-enhanced", "live hosts without ENHANCEDSTATUSCODES"},
+		{&cfg.HeloOnly, "helo-only", "live hosts answering EHLO with 502"},
+		{&cfg.RcptLimited, "rcpt-limited", "live hosts with a recipient limit"},
+		{&cfg.DeferRcpts, "defer-rcpts", "recipients renamed defer-* (450 4.2.0 at RCPT)"},
+		{&cfg.BounceRcpts, "bounce-rcpts", "recipients renamed bounce-* (550 5.1.1 at RCPT)"},
+	}
+	for _, k := range knobs {
+		fs.Float64Var(k.p, k.name, *k.p, k.help)
+	}
+	fs.IntVar(&cfg.ShareGroup, "share-group", cfg.ShareGroup, "domains per shared group")
+	fs.IntVar(&cfg.RcptLimit, "rcpt-limit", cfg.RcptLimit, "recipients per transaction on limited hosts (452 4.5.3 beyond)")
+	fs.Int64Var(&cfg.MaxSize, "max-size", 10<<20, "SIZE limit in bytes")
+	duration := fs.Duration("duration", 10*time.Minute, "stop after this long")
+	report := fs.String("report", "", "write the JSON report to this file at exit and on SIGUSR1")
+	worldFile := fs.String("world", "", "write the world description as JSON to this file")
+	genRcpts := fs.String("gen-recipients", "", "write the recipient list to this file")
+	genLMTP := fs.String("gen-lmtp", "", "write an LMTP session for the world to this file")
+	genOnly := fs.Bool("gen-only", false, "write the -gen-* and -world files and exit without serving")
+	demo := fs.Bool("demo", false, "start a small world, act as a client against it, print what happens, exit")
+	fs.Parse(os.Args[1:])
+	if fs.NArg() > 0 {
+		fail(fmt.Errorf("unexpected arguments %q", fs.Args()))
+	}
+	a, err := netip.ParseAddr(*first)
+	if err != nil {
+		fail(fmt.Errorf("-first-host %q: %w", *first, err))
+	}
+	cfg.FirstHostAddr = a
+
+	if *demo {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["domains"] {
+			cfg.Domains = 1000
+		}
+		if !set["hosts"] {
+			cfg.Hosts = 100
+		}
+		if !set["dns"] {
+			cfg.DNSAddr = "127.0.0.1:0"
+		}
+		if !set["smtp-port"] {
+			cfg.SMTPPort = 0
+		}
+		if err := runDemo(cfg, os.Stdout); err != nil {
+			fail(err)
+		}
+		return
+	}
+
+	w, err := sim.Generate(cfg)
+	if err != nil {
+		fail(err)
+	}
+	if err := writeFiles(w, *worldFile, *genRcpts, *genLMTP); err != nil {
+		fail(err)
+	}
+	if *genOnly {
+		return
+	}
+	raiseFileLimit()
+	s, err := sim.StartWorld(w)
+	if err != nil {
+		fail(err)
+	}
+	fmt.Fprint(os.Stderr, w.Summary())
+	fmt.Println(s.ReadyLine())
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
+	dump := make(chan os.Signal, 1)
+	notifyDump(dump)
+	timer := time.NewTimer(*duration)
+	defer timer.Stop()
+	for done := false; !done; {
+		select {
+		case <-stop:
+			done = true
+		case <-timer.C:
+			done = true
+		case <-dump:
+			if *report != "" {
+				r := s.Report()
+				if err := r.WriteFile(*report); err != nil {
+					fmt.Fprintln(os.Stderr, "simnet:", err)
+				}
+			}
+		}
+	}
+	s.Close()
+	r := s.Report()
+	fmt.Fprint(os.Stderr, "simnet: ", r.Summary())
+	if *report != "" {
+		if err := r.WriteFile(*report); err != nil {
+			fail(err)
+		}
+	}
+}
+
+// writeFiles writes the generator outputs that were asked for.
+func writeFiles(w *sim.World, world, rcpts, lmtp string) error {
+	write := func(path string, f func(*os.File) error) error {
+		if path == "" {
+			return nil
+		}
+		out, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := f(out); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	}
+	if err := write(world, func(f *os.File) error {
+		b, err := w.MarshalIndent()
+		if err == nil {
+			_, err = f.Write(append(b, '\n'))
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("writing world %s: %w", world, err)
+	}
+	if err := write(rcpts, func(f *os.File) error { return w.WriteRecipients(f) }); err != nil {
+		return fmt.Errorf("writing recipients %s: %w", rcpts, err)
+	}
+	if err := write(lmtp, func(f *os.File) error { return w.WriteLMTP(f) }); err != nil {
+		return fmt.Errorf("writing LMTP session %s: %w", lmtp, err)
+	}
+	return nil
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "simnet:", err)
+	os.Exit(1)
+}

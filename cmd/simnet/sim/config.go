@@ -1,0 +1,149 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"time"
+)
+
+// Config describes a world to generate. Every knob that selects domains or
+// hosts is a Share: a value in (0,1) is a fraction of the domains (or hosts),
+// a value >= 1 is a count, 0 means none. The same Config and Seed always give
+// the same world, so a test or benchmark can name a world by its flags.
+type Config struct {
+	Seed    uint64
+	Domains int // number of recipient domains, d00001.test ...
+	Hosts   int // number of mail hosts, mx0001.hosts.test ..., including dead and refusing ones
+	Users   int // users per domain, user1 ... userN
+
+	// Domain kinds. They are exclusive: a domain has one kind; the rest
+	// of the domains are "normal" (one or two live MX hosts).
+	Share       float64 // groups of ShareGroup domains whose first MX is the same host
+	ShareGroup  int     // domains per shared group (default 5)
+	DeadFirst   float64 // MX 10 is a dead host (connect hangs), MX 20 is live
+	RefuseFirst float64 // MX 10 refuses connections (RST), MX 20 is live
+	Crossed     float64 // pairs: host X is MX 10 of one and MX 20 of the other, host Y the reverse
+	Implicit    float64 // no MX, only an A record (implicit MX, RFC 5321 5.1)
+	CNAME       float64 // the domain is a CNAME to a name in the zone that owns the MX
+	NullMX      float64 // RFC 7505 "MX 0 ."
+	NXDomain    float64 // the name does not exist
+	Silent      float64 // queries for the name are never answered
+	Truncate    float64 // UDP answers carry TC=1 and no records; TCP answers in full
+	SecondMX    float64 // normal domains that also get an MX 20 on another live host (default 0.5)
+
+	// DNS delay: every query for a selected name is answered DNSDelay after
+	// it arrived. DNSDelayShare selects the domains (their names and CNAME
+	// targets); 0 with DNSDelay > 0 means every name, host names included.
+	DNSDelay      time.Duration
+	DNSDelayShare float64
+
+	// Host kinds: fractions or counts of Hosts. A dead host's connect hangs,
+	// a refusing host's connect gets ECONNREFUSED. At least one of each is
+	// made when a domain kind needs it.
+	DeadHosts   float64
+	RefuseHosts float64
+
+	// Per-host SMTP switches (Shares of the live hosts).
+	NoPipelining  float64
+	No8BitMIME    float64
+	NoSize        float64
+	NoEnhanced    float64 // no ENHANCEDSTATUSCODES: replies carry no x.y.z
+	HeloOnly      float64 // EHLO answered 502; such hosts advertise nothing
+	RcptLimited   float64 // hosts that take at most RcptLimit recipients per transaction
+	RcptLimit     int     // default 100
+	MaxSize       int64   // SIZE limit advertised and enforced, default 10 MiB
+	RTT           time.Duration
+	RTTMax        time.Duration // when > RTT, each host's RTT is uniform in [RTT, RTTMax]
+	DeferRcpts    float64       // Share of the recipients of deliverable domains renamed defer-* (450 4.2.0)
+	BounceRcpts   float64       // Share renamed bounce-* (550 5.1.1)
+	DNSAddr       string        // "127.0.0.1:0" picks a free port
+	SMTPPort      int           // 0 picks one free port that binds on every host address
+	FirstHostAddr netip.Addr    // default 127.1.0.1; host addresses never fall in 127.0.0.0/16
+}
+
+// DefaultConfig is a small world with every kind present, suitable for tests
+// and the demo.
+func DefaultConfig() Config {
+	return Config{
+		Seed: 1, Domains: 1000, Hosts: 100, Users: 3,
+		Share: 0.05, ShareGroup: 5, DeadFirst: 0.02, RefuseFirst: 0.02, Crossed: 0.02,
+		Implicit: 0.02, CNAME: 0.02, NullMX: 0.01, NXDomain: 0.01, Silent: 0.01, Truncate: 0.02,
+		SecondMX: 0.5, DeadHosts: 0.02, RefuseHosts: 0.02,
+		NoPipelining: 0.1, No8BitMIME: 0.1, NoSize: 0.1, NoEnhanced: 0.1, HeloOnly: 0.05,
+		RcptLimited: 0.1, RcptLimit: 100, DeferRcpts: 0.01, BounceRcpts: 0.01,
+		DNSAddr: "127.0.0.1:0",
+	}
+}
+
+// count turns a Share into a count out of n: fractions round to nearest,
+// counts are capped at n.
+func count(share float64, n int) int {
+	switch {
+	case share <= 0 || n <= 0:
+		return 0
+	case share < 1:
+		return int(math.Round(share * float64(n)))
+	default:
+		return min(int(share), n)
+	}
+}
+
+// withDefaults fills the zero values that have a non-zero default.
+func (c Config) withDefaults() Config {
+	if c.Users <= 0 {
+		c.Users = 1
+	}
+	if c.ShareGroup <= 1 {
+		c.ShareGroup = 5
+	}
+	if c.RcptLimit <= 0 {
+		c.RcptLimit = 100
+	}
+	if c.MaxSize <= 0 {
+		c.MaxSize = 10 << 20
+	}
+	if c.DNSAddr == "" {
+		c.DNSAddr = "127.0.0.1:0"
+	}
+	if !c.FirstHostAddr.IsValid() {
+		c.FirstHostAddr = netip.AddrFrom4([4]byte{127, 1, 0, 1})
+	}
+	if c.RTTMax < c.RTT {
+		c.RTTMax = c.RTT
+	}
+	return c
+}
+
+// validate says what is wrong with a Config (after withDefaults).
+func (c Config) validate() error {
+	if c.Domains < 1 || c.Domains > 999999 {
+		return fmt.Errorf("sim: domains %d out of range 1..999999", c.Domains)
+	}
+	if c.Hosts < 1 || c.Hosts > 200000 {
+		return fmt.Errorf("sim: hosts %d out of range 1..200000", c.Hosts)
+	}
+	if c.Users > 100000 {
+		return fmt.Errorf("sim: users %d per domain is too many", c.Users)
+	}
+	a := c.FirstHostAddr.As4()
+	if !c.FirstHostAddr.Is4() || a[0] != 127 || a[1] == 0 {
+		return fmt.Errorf("sim: first host address %v must be in 127.0.0.0/8 outside 127.0.0.0/16", c.FirstHostAddr)
+	}
+	for name, v := range map[string]float64{
+		"share": c.Share, "dead-first": c.DeadFirst, "refuse-first": c.RefuseFirst, "crossed": c.Crossed,
+		"implicit": c.Implicit, "cname": c.CNAME, "null-mx": c.NullMX, "nxdomain": c.NXDomain,
+		"silent": c.Silent, "truncate": c.Truncate, "second-mx": c.SecondMX, "dns-delay-share": c.DNSDelayShare,
+		"dead-hosts": c.DeadHosts, "refuse-hosts": c.RefuseHosts, "no-pipelining": c.NoPipelining,
+		"no-8bitmime": c.No8BitMIME, "no-size": c.NoSize, "no-enhanced": c.NoEnhanced, "helo-only": c.HeloOnly,
+		"rcpt-limited": c.RcptLimited, "defer-rcpts": c.DeferRcpts, "bounce-rcpts": c.BounceRcpts,
+	} {
+		if v < 0 || math.IsNaN(v) {
+			return fmt.Errorf("sim: knob %s=%v must be >= 0", name, v)
+		}
+	}
+	if c.RTT < 0 || c.DNSDelay < 0 {
+		return fmt.Errorf("sim: rtt %v and dns delay %v must be >= 0", c.RTT, c.DNSDelay)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package sim
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// The authoritative answers for the zone "test".
+//
+// What is answered, per query name:
+//   - a domain's name: its MX records (the A records of their targets in
+//     the additional section, as real authoritative servers do); an
+//     implicit-MX domain has an A record and no MX (MX is NODATA).
+//   - a CNAME'd domain: the CNAME, and, because the target is in the same
+//     zone, the target's records of the asked type in the same answer (what
+//     BIND and NSD do for in-zone targets). A client needs no second query.
+//   - a null-MX domain: "MX 0 .".
+//   - an NXDOMAIN domain and any unknown name in the zone: NXDOMAIN, with
+//     the SOA in the authority section.
+//   - a host name: its A record.
+//   - every other type, and AAAA everywhere (the world is IPv4 loopback
+//     only): NODATA, SOA in authority, SOA minimum 300.
+//   - names outside the zone: REFUSED, like an authoritative-only server.
+//
+// Silent and truncated domains, and delays, are applied by the transport
+// (dnsserver.go): answer only computes the message.
+
+const (
+	dnsTTL     = 300
+	soaMinimum = 300
+)
+
+// soa is the zone's SOA record; negative answers carry it in authority.
+func soa() dns.RR {
+	return &dns.SOA{
+		Hdr:     dns.RR_Header{Name: Zone + ".", Rrtype: dns.TypeSOA, Class: dns.ClassINET, Ttl: soaMinimum},
+		Ns:      "ns." + Zone + ".",
+		Mbox:    "hostmaster." + Zone + ".",
+		Serial:  1,
+		Refresh: 3600, Retry: 600, Expire: 86400, Minttl: soaMinimum,
+	}
+}
+
+func hdr(name string, t uint16) dns.RR_Header {
+	return dns.RR_Header{Name: dns.Fqdn(name), Rrtype: t, Class: dns.ClassINET, Ttl: dnsTTL}
+}
+
+func aRR(name string, a netip.Addr) dns.RR {
+	return &dns.A{Hdr: hdr(name, dns.TypeA), A: net.IP(a.AsSlice())}
+}
+
+// inZone says whether a canonical name is the zone or below it.
+func inZone(name string) bool {
+	return name == Zone || strings.HasSuffix(name, "."+Zone)
+}
+
+// answer builds the reply to q. It returns the reply and the domain the
+// name belongs to (nil for host names and unknown names), so the transport
+// can apply silence, truncation and delay.
+func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
+	r := new(dns.Msg)
+	r.SetReply(q)
+	r.Authoritative = true
+	r.RecursionAvailable = false
+	r.Compress = true
+	if opt := q.IsEdns0(); opt != nil {
+		r.SetEdns0(max(opt.UDPSize(), dns.MinMsgSize), false)
+	}
+	if q.Opcode != dns.OpcodeQuery {
+		r.Rcode = dns.RcodeNotImplemented
+		return r, nil
+	}
+	if len(q.Question) != 1 {
+		r.Rcode = dns.RcodeFormatError
+		return r, nil
+	}
+	qn, qt := canon(q.Question[0].Name), q.Question[0].Qtype
+	if !inZone(qn) || q.Question[0].Qclass != dns.ClassINET {
+		r.Authoritative = false
+		r.Rcode = dns.RcodeRefused
+		return r, nil
+	}
+	w := s.world
+	d := w.names[qn]
+	switch {
+	case d != nil && d.Kind == KindNXDomain:
+		r.Rcode = dns.RcodeNameError
+	case d != nil && d.Kind == KindCNAME && qn == d.Name:
+		r.Answer = append(r.Answer, &dns.CNAME{Hdr: hdr(d.Name, dns.TypeCNAME), Target: dns.Fqdn(d.CNAMETarget)})
+		if qt != dns.TypeCNAME {
+			s.records(r, d.CNAMETarget, d, qt)
+		}
+	case d != nil:
+		s.records(r, qn, d, qt)
+	case w.hostByName[qn] != nil:
+		if qt == dns.TypeA {
+			r.Answer = append(r.Answer, aRR(qn, w.hostByName[qn].Addr))
+		}
+	case qn == Zone:
+		switch qt {
+		case dns.TypeSOA:
+			r.Answer = append(r.Answer, soa())
+		case dns.TypeNS:
+			r.Answer = append(r.Answer, &dns.NS{Hdr: hdr(Zone, dns.TypeNS), Ns: "ns." + Zone + "."})
+			r.Extra = append(r.Extra, aRR("ns."+Zone, s.addr.Addr()))
+		}
+	case qn == "ns."+Zone:
+		if qt == dns.TypeA {
+			r.Answer = append(r.Answer, aRR(qn, s.addr.Addr()))
+		}
+	case qn == "hosts."+Zone:
+		// An empty non-terminal: the name exists, it owns nothing.
+	default:
+		r.Rcode = dns.RcodeNameError
+	}
+	if len(r.Answer) == 0 || (r.Rcode == dns.RcodeSuccess && onlyCNAME(r.Answer) && qt != dns.TypeCNAME) {
+		r.Ns = append(r.Ns, soa())
+	}
+	return r, d
+}
+
+// onlyCNAME says whether the answer holds nothing but a CNAME (a CNAME
+// followed by NODATA at the target).
+func onlyCNAME(rrs []dns.RR) bool {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype != dns.TypeCNAME {
+			return false
+		}
+	}
+	return true
+}
+
+// records adds owner's records of type qt for domain d, and for MX the
+// addresses of the targets in the additional section.
+func (s *dnsServer) records(r *dns.Msg, owner string, d *Domain, qt uint16) {
+	switch qt {
+	case dns.TypeMX:
+		seen := map[string]bool{}
+		for _, m := range d.MX {
+			target := "."
+			if m.Host != nil {
+				target = dns.Fqdn(m.Host.Name)
+			}
+			r.Answer = append(r.Answer, &dns.MX{Hdr: hdr(owner, dns.TypeMX), Preference: uint16(m.Pref), Mx: target})
+			if m.Host != nil && !seen[m.Host.Name] {
+				seen[m.Host.Name] = true
+				r.Extra = append(r.Extra, aRR(m.Host.Name, m.Host.Addr))
+			}
+		}
+	case dns.TypeA:
+		if d.ImplicitHost != nil {
+			r.Answer = append(r.Answer, aRR(owner, d.ImplicitHost.Addr))
+		}
+	}
+}

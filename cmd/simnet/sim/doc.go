@@ -1,0 +1,36 @@
+// Package sim is smtpfeed's simulated Internet on loopback: a world of
+// recipient domains and mail hosts generated from a seed, served by an
+// authoritative DNS server and one SMTP receiver per host, each host on its
+// own 127.x.y.z address (never in 127.0.0.0/16; 127.0.0.1 is left for DNS).
+// No traffic leaves 127.0.0.0/8.
+//
+// It owns:
+//   - the world (Config, Generate, World, Host, Domain, Recipient): which
+//     domain is of which kind (shared MX, dead or refusing first MX,
+//     crossed MX, implicit MX, CNAME, null MX, NXDOMAIN, silent,
+//     truncated, delayed), which host has which SMTP features, and what a
+//     correct client ends up with for every recipient (Outcome, Reason);
+//   - DNS (dns.go, dnsserver.go): the zone "test" over UDP and TCP on one
+//     address, with drops, truncation and per-query delays that never
+//     serialize;
+//   - the mail hosts (hosts.go, smtp.go, dead.go): receivers whose reply
+//     delay models a round trip, dead hosts whose connect hangs, refusing
+//     hosts with no listener;
+//   - the report (report.go): every delivery with its message hash, counts
+//     of connections, transactions, recipients per transaction, DNS queries
+//     and duplicates;
+//   - the generator and the bound (generate.go, bound.go): the recipient
+//     list, a ready LMTP session, and the earliest time any client could
+//     be done, for measured/bound ratios.
+//
+// A test or benchmark in another package starts a world in-process:
+//
+//	s, err := sim.Start(cfg)           // every socket listens when it returns
+//	defer s.Close()
+//	s.DNSAddr(), s.SMTPPort()          // where the client must look
+//	s.World.Addresses()                // the recipient list
+//	s.World.Recipient(a).Expect        // delivered, deferred or bounced
+//	s.MarkStart(); run the client; r := s.Report(); r.LastDelivery, s.World.MaxBound()
+//
+// The command smtpfeed/cmd/simnet serves the same worlds from flags.
+package sim

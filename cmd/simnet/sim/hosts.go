@@ -1,0 +1,228 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// hosts owns every mail host's socket: a listener per live host, a filled
+// backlog-0 socket per dead host, and nothing for refusing hosts (so a
+// connect there gets RST). All share one port.
+type hosts struct {
+	world *World
+	stats *stats
+	port  uint16
+	lns   []net.Listener
+	dead  []*deadHost
+
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	// serves is Host.Serves as sets, for RCPT.
+	serves map[*Host]map[string]bool
+}
+
+// bindHosts binds every live and dead host on port. With port 0 it takes
+// the port the kernel gives the first host and retries with a new one when
+// another address has it in use.
+func bindHosts(w *World, port int) ([]net.Listener, []*deadHost, uint16, error) {
+	var first *Host
+	for _, h := range w.Hosts {
+		if h.Kind != HostRefuse {
+			first = h
+			break
+		}
+	}
+	if first == nil {
+		return nil, nil, uint16(port), nil
+	}
+	for try := 0; ; try++ {
+		lns, dead, p, err := bindHostsOnce(w, first, uint16(port))
+		if err == nil || port != 0 || try >= 20 || !errors.Is(err, syscall.EADDRINUSE) {
+			return lns, dead, p, err
+		}
+	}
+}
+
+func bindHostsOnce(w *World, first *Host, port uint16) (lns []net.Listener, dead []*deadHost, _ uint16, err error) {
+	defer func() {
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			for _, d := range dead {
+				d.close()
+			}
+			lns, dead = nil, nil
+		}
+	}()
+	bind := func(h *Host) error {
+		ap := netip.AddrPortFrom(h.Addr, port)
+		if h.Kind == HostDead {
+			d, err := listenDead(h, ap)
+			if err != nil {
+				return err
+			}
+			dead = append(dead, d)
+			return nil
+		}
+		l, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(ap))
+		if err != nil {
+			return fmt.Errorf("sim: host %s: listen %v: %w", h.Name, ap, err)
+		}
+		lns = append(lns, l)
+		return nil
+	}
+	if err := bind(first); err != nil {
+		return lns, dead, port, err
+	}
+	if port == 0 {
+		if len(lns) > 0 {
+			port = lns[0].Addr().(*net.TCPAddr).AddrPort().Port()
+		} else {
+			p, err := dead[0].port()
+			if err != nil {
+				return lns, dead, port, err
+			}
+			port = p
+		}
+	}
+	for _, h := range w.Hosts {
+		if h == first || h.Kind == HostRefuse {
+			continue
+		}
+		if err := bind(h); err != nil {
+			return lns, dead, port, err
+		}
+	}
+	return lns, dead, port, nil
+}
+
+// startHosts binds all hosts, fills the dead ones, checks that a refusing
+// host refuses, and starts accepting.
+func startHosts(w *World, st *stats, port int) (*hosts, error) {
+	lns, dead, p, err := bindHosts(w, port)
+	if err != nil {
+		return nil, err
+	}
+	s := &hosts{world: w, stats: st, port: p, lns: lns, dead: dead, stop: make(chan struct{}),
+		conns: map[net.Conn]struct{}{}, serves: map[*Host]map[string]bool{}}
+	for _, h := range w.Hosts {
+		set := make(map[string]bool, len(h.Serves))
+		for _, d := range h.Serves {
+			set[d] = true
+		}
+		s.serves[h] = set
+	}
+	// Filling waits for one timed-out connect per dead host: do them all
+	// at once so a world with many dead hosts still starts in ~100 ms.
+	errs := make(chan error, len(dead))
+	for _, d := range dead {
+		go func() { errs <- d.fill(netip.AddrPortFrom(d.host.Addr, p)) }()
+	}
+	for range dead {
+		err = errors.Join(err, <-errs)
+	}
+	if err == nil {
+		err = s.checkRefuse()
+	}
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	for i, l := range lns {
+		h := w.HostByAddr(l.Addr().(*net.TCPAddr).AddrPort().Addr())
+		s.wg.Add(1)
+		go s.accept(lns[i], h)
+	}
+	return s, nil
+}
+
+// checkRefuse makes sure a refusing host refuses: a listener on the
+// wildcard address and this port would otherwise take its connections.
+func (s *hosts) checkRefuse() error {
+	for _, h := range s.world.Hosts {
+		if h.Kind != HostRefuse {
+			continue
+		}
+		ap := netip.AddrPortFrom(h.Addr, s.port)
+		c, err := net.DialTimeout("tcp4", ap.String(), time.Second)
+		if err == nil {
+			c.Close()
+			return fmt.Errorf("sim: refusing host %s: %v accepted a connection (something listens on *:%d)", h.Name, ap, s.port)
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("sim: refusing host %s: connect %v: got %v, want connection refused", h.Name, ap, err)
+		}
+		return nil // one is enough: they all share the port
+	}
+	return nil
+}
+
+func (s *hosts) accept(l net.Listener, h *Host) {
+	defer s.wg.Done()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off briefly
+			// instead of spinning; the client sees a slow accept.
+			select {
+			case <-time.After(10 * time.Millisecond):
+				continue
+			case <-s.stop:
+				return
+			}
+		}
+		at := time.Now()
+		s.mu.Lock()
+		select {
+		case <-s.stop:
+			s.mu.Unlock()
+			c.Close()
+			return
+		default:
+		}
+		s.conns[c] = struct{}{}
+		s.mu.Unlock()
+		id := s.stats.conn(h.Name)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			newSession(s, h, c, id).run(at)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+// close stops accepting, ends every session and waits for them.
+func (s *hosts) close() {
+	s.mu.Lock()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	for c := range s.conns {
+		c.Close()
+	}
+	s.mu.Unlock()
+	for _, l := range s.lns {
+		l.Close()
+	}
+	for _, d := range s.dead {
+		d.close()
+	}
+	s.wg.Wait()
+}

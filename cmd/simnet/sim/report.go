@@ -1,0 +1,223 @@
+package sim
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Delivery is one recipient accepted in one transaction (the 250 to the
+// final dot).
+type Delivery struct {
+	Rcpt string `json:"rcpt"`
+	From string `json:"from"`
+	Host string `json:"host"`
+	// At is the time since the origin (Start, or the last MarkStart).
+	At   time.Duration `json:"at_ns"`
+	Conn uint64        `json:"conn"` // connection id, unique in the world
+	Txn  int           `json:"txn"`  // number of the MAIL within the connection, from 1
+	Hash string        `json:"sha256"`
+}
+
+// DNSCount is the number of queries for one name, type and transport.
+type DNSCount struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Transport string `json:"transport"`
+	Count     int    `json:"count"`
+}
+
+// Duplicate is a recipient that got the same message more than once.
+type Duplicate struct {
+	Rcpt  string `json:"rcpt"`
+	Hash  string `json:"sha256"`
+	Count int    `json:"count"`
+}
+
+// Report is a snapshot of what the world has seen.
+type Report struct {
+	Elapsed            time.Duration  `json:"elapsed_ns"`
+	Connections        int            `json:"connections"`
+	ConnectionsPerHost map[string]int `json:"connections_per_host"`
+	// Transactions counts the transactions whose data was accepted.
+	Transactions int `json:"transactions"`
+	// RcptsPerTransaction is a histogram: accepted recipients -> number
+	// of transactions with that many.
+	RcptsPerTransaction map[int]int     `json:"rcpts_per_transaction"`
+	Deliveries          []Delivery      `json:"deliveries"`
+	DNSQueries          []DNSCount      `json:"dns_queries"`
+	DNSQueriesTotal     int             `json:"dns_queries_total"`
+	Duplicates          []Duplicate     `json:"duplicates"`
+	Expected            map[Outcome]int `json:"expected"`
+	// Delivered counts distinct recipients delivered at least once;
+	// Missing the recipients expected delivered that were not.
+	Delivered    int           `json:"delivered"`
+	Missing      int           `json:"missing"`
+	LastDelivery time.Duration `json:"last_delivery_ns"`
+	Bound        time.Duration `json:"bound_ns"`
+	// Ratio is LastDelivery / Bound once nothing is missing (0 before).
+	Ratio float64 `json:"ratio"`
+}
+
+// DNSCount sums the queries for a name and type (e.g. "MX") over both
+// transports; transport "udp" or "tcp" restricts it.
+func (r *Report) DNSCount(name, qtype string, transport ...string) int {
+	n := 0
+	for _, c := range r.DNSQueries {
+		if c.Name == canon(name) && c.Type == qtype && (len(transport) == 0 || slices.Contains(transport, c.Transport)) {
+			n += c.Count
+		}
+	}
+	return n
+}
+
+// Summary is a few human lines.
+func (r *Report) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "connections %d on %d hosts, transactions %d, deliveries %d (%d distinct recipients, %d missing of %d expected)\n",
+		r.Connections, len(r.ConnectionsPerHost), r.Transactions, len(r.Deliveries), r.Delivered, r.Missing, r.Expected[Delivered])
+	fmt.Fprintf(&b, "dns queries %d on %d name/type/transport keys, duplicates %d\n", r.DNSQueriesTotal, len(r.DNSQueries), len(r.Duplicates))
+	if r.Ratio > 0 {
+		fmt.Fprintf(&b, "last delivery %v, bound %v, measured/bound %.2f\n", r.LastDelivery.Round(time.Millisecond), r.Bound, r.Ratio)
+	} else {
+		fmt.Fprintf(&b, "last delivery %v, bound %v\n", r.LastDelivery.Round(time.Millisecond), r.Bound)
+	}
+	return b.String()
+}
+
+// WriteFile writes the report as indented JSON.
+func (r *Report) WriteFile(path string) error {
+	b, err := json.MarshalIndent(r, "", " ")
+	if err != nil {
+		return fmt.Errorf("sim: encoding report: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("sim: writing report: %w", err)
+	}
+	return nil
+}
+
+type dnsKey struct{ name, qtype, transport string }
+
+type delivery struct {
+	Delivery
+	at time.Time
+}
+
+// stats collects what the servers see; every method is safe for
+// concurrent use.
+type stats struct {
+	mu         sync.Mutex
+	origin     time.Time
+	conns      map[string]int
+	nconns     int
+	connSeq    uint64
+	txns       int
+	hist       map[int]int
+	deliveries []delivery
+	dns        map[dnsKey]int
+}
+
+func newStats() *stats {
+	return &stats{origin: time.Now(), conns: map[string]int{}, hist: map[int]int{}, dns: map[dnsKey]int{}}
+}
+
+func (s *stats) markStart() {
+	s.mu.Lock()
+	s.origin = time.Now()
+	s.mu.Unlock()
+}
+
+func (s *stats) dnsQuery(name, qtype, transport string) {
+	s.mu.Lock()
+	s.dns[dnsKey{name, qtype, transport}]++
+	s.mu.Unlock()
+}
+
+// conn counts an accepted connection and returns its id.
+func (s *stats) conn(host string) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.conns[host]++
+	s.nconns++
+	s.connSeq++
+	return s.connSeq
+}
+
+// txn records a transaction whose data was accepted.
+func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, hash string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.txns++
+	s.hist[len(rcpts)]++
+	for _, r := range rcpts {
+		s.deliveries = append(s.deliveries, delivery{Delivery{Rcpt: r, From: from, Host: host, Conn: conn, Txn: txn, Hash: hash}, at})
+	}
+}
+
+// report builds a Report, comparing what was delivered with the world.
+func (s *stats) report(w *World) Report {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := Report{
+		Elapsed:             time.Since(s.origin),
+		Connections:         s.nconns,
+		ConnectionsPerHost:  make(map[string]int, len(s.conns)),
+		Transactions:        s.txns,
+		RcptsPerTransaction: make(map[int]int, len(s.hist)),
+		Deliveries:          make([]Delivery, len(s.deliveries)),
+		DNSQueries:          []DNSCount{},
+		Duplicates:          []Duplicate{},
+		Expected:            w.Expected(),
+		Bound:               w.MaxBound(),
+	}
+	for h, n := range s.conns {
+		r.ConnectionsPerHost[h] = n
+	}
+	for k, n := range s.hist {
+		r.RcptsPerTransaction[k] = n
+	}
+	type dup struct{ rcpt, hash string }
+	seen := map[dup]int{}
+	got := map[string]bool{}
+	for i, d := range s.deliveries {
+		d.At = d.at.Sub(s.origin)
+		r.Deliveries[i] = d.Delivery
+		r.LastDelivery = max(r.LastDelivery, d.At)
+		k := dup{strings.ToLower(d.Rcpt), d.Hash}
+		seen[k]++
+		got[k.rcpt] = true
+	}
+	for k, n := range seen {
+		if n > 1 {
+			r.Duplicates = append(r.Duplicates, Duplicate{Rcpt: k.rcpt, Hash: k.hash, Count: n})
+		}
+	}
+	slices.SortFunc(r.Duplicates, func(a, b Duplicate) int { return cmp.Compare(a.Rcpt, b.Rcpt) })
+	for _, rc := range w.Recipients {
+		if rc.Expect != Delivered {
+			continue
+		}
+		if got[strings.ToLower(rc.Addr)] {
+			r.Delivered++
+		} else {
+			r.Missing++
+		}
+	}
+	for k, n := range s.dns {
+		r.DNSQueries = append(r.DNSQueries, DNSCount{Name: k.name, Type: k.qtype, Transport: k.transport, Count: n})
+		r.DNSQueriesTotal += n
+	}
+	slices.SortFunc(r.DNSQueries, func(a, b DNSCount) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Type, b.Type), cmp.Compare(a.Transport, b.Transport))
+	})
+	if r.Missing == 0 && r.Bound > 0 && r.Delivered > 0 {
+		r.Ratio = float64(r.LastDelivery) / float64(r.Bound)
+	}
+	return r
+}

@@ -1,0 +1,79 @@
+package sim
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+)
+
+// Sim is a running world: its DNS server and every mail host.
+type Sim struct {
+	World *World
+
+	stats *stats
+	dns   *dnsServer
+	hosts *hosts
+	once  sync.Once
+}
+
+// Start generates the world and starts serving it. When Start returns,
+// every socket is bound and listening and every dead host already hangs,
+// so a test may query and connect at once.
+func Start(cfg Config) (*Sim, error) {
+	w, err := Generate(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return StartWorld(w)
+}
+
+// StartWorld serves an already generated world.
+func StartWorld(w *World) (*Sim, error) {
+	st := newStats()
+	h, err := startHosts(w, st, w.Config.SMTPPort)
+	if err != nil {
+		return nil, err
+	}
+	d, err := startDNS(w, st, w.Config.DNSAddr)
+	if err != nil {
+		h.close()
+		return nil, err
+	}
+	st.markStart()
+	return &Sim{World: w, stats: st, dns: d, hosts: h}, nil
+}
+
+// DNSAddr is the address the DNS server answers on, UDP and TCP.
+func (s *Sim) DNSAddr() netip.AddrPort { return s.dns.addr }
+
+// SMTPPort is the one port every mail host listens on.
+func (s *Sim) SMTPPort() int { return int(s.hosts.port) }
+
+// HostAddr is where a host's SMTP service is (or would be, for refusing
+// hosts).
+func (s *Sim) HostAddr(h *Host) netip.AddrPort { return netip.AddrPortFrom(h.Addr, s.hosts.port) }
+
+// MarkStart sets the origin of every "time since start" in the report to
+// now; a benchmark calls it just before it starts the client, so report
+// times compare directly with the bound.
+func (s *Sim) MarkStart() { s.stats.markStart() }
+
+// Report returns a snapshot of what the world has seen so far.
+func (s *Sim) Report() Report { return s.stats.report(s.World) }
+
+// ReadyLine is the line the command prints once the world serves.
+func (s *Sim) ReadyLine() string {
+	first, last := s.World.Hosts[0].Addr, s.World.Hosts[len(s.World.Hosts)-1].Addr
+	return fmt.Sprintf("simnet: ready dns=%v smtp-port=%d hosts=%d domains=%d host-addrs=%v-%v",
+		s.DNSAddr(), s.SMTPPort(), len(s.World.Hosts), len(s.World.Domains), first, last)
+}
+
+// Close stops every server, drops pending delayed answers and waits until
+// all of the world's goroutines are gone. It is safe to call twice.
+func (s *Sim) Close() error {
+	s.once.Do(func() {
+		s.dns.close()
+		s.hosts.close()
+	})
+	return nil
+}
