@@ -1,0 +1,421 @@
+package smtp
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultMaxRcpts is the number of recipients per transaction RFC 5321
+// §4.5.3.1.8 obliges every server to accept.
+const DefaultMaxRcpts = 100
+
+// Config is what the client needs to know before it connects.
+type Config struct {
+	Hostname string // our name in EHLO/HELO
+	MaxRcpts int    // recipients per transaction; 0 means DefaultMaxRcpts
+	Timeouts Timeouts
+}
+
+// expect is one reply the client is owed, in the order the commands went
+// out: pipelined replies are matched by position, never by code or text.
+type expect struct {
+	st    state
+	chunk *chunk
+	rcpt  int   // index into chunk.rcpts for stateRcpt
+	end   int64 // output offset the command ends at: no reply before it is written
+}
+
+// await records that the command just queued is owed a reply.
+func (c *Client) await(st state, ch *chunk, rcpt int) {
+	c.expects = append(c.expects, expect{st: st, chunk: ch, rcpt: rcpt, end: c.out.queued})
+}
+
+// Client is the SMTP client machine of one connection. It does no I/O:
+// the caller feeds it the server's bytes (Feed), writes what Output
+// returns and reports how much went out (Wrote), calls Timeout at the
+// Deadline and Lost when the connection breaks, and collects Results.
+type Client struct {
+	cfg      Config
+	limit    int // recipients per transaction, lowered when the server asks
+	ext      Extensions
+	replies  ReplyReader
+	out      output
+	expects  []expect
+	jobs     []*job
+	cur      *chunk   // the transaction whose MAIL/RCPT/DATA replies are owed
+	inflight []*chunk // every transaction not yet ended, oldest first
+	body     *chunk   // the chunk whose message is being written
+	needRset bool     // the last transaction ended without a final dot
+	quit     bool
+	since    time.Time // start of the current wait
+	results  []Result
+	err      *ConnError
+	closed   bool
+}
+
+// NewClient starts the machine on a connection that has just been made:
+// it waits for the greeting.
+func NewClient(cfg Config, now time.Time) *Client {
+	if cfg.MaxRcpts <= 0 {
+		cfg.MaxRcpts = DefaultMaxRcpts
+	}
+	for s := range cfg.Timeouts {
+		if cfg.Timeouts[s] <= 0 {
+			cfg.Timeouts[s] = DefaultTimeouts[s]
+		}
+	}
+	c := &Client{cfg: cfg, limit: cfg.MaxRcpts, since: now}
+	c.await(stateGreeting, nil, 0)
+	return c
+}
+
+// Extensions reports what the server advertised (zero before EHLO).
+func (c *Client) Extensions() Extensions { return c.ext }
+
+// Add queues a transaction. It may be called at any time before the
+// connection ends; transactions run in the order added.
+func (c *Client) Add(tx *Transaction) {
+	j := &job{tx: tx, pending: make([]int, len(tx.Rcpts))}
+	for i := range j.pending {
+		j.pending[i] = i
+	}
+	if c.closed {
+		c.jobs = append(c.jobs, j)
+		c.failJobs()
+		return
+	}
+	c.jobs = append(c.jobs, j)
+	if c.state() == stateIdle {
+		c.startNext()
+	}
+}
+
+// Idle reports a connection with nothing outstanding: every transaction
+// added so far is done, and the connection can be reused or closed.
+func (c *Client) Idle() bool { return c.state() == stateIdle }
+
+// Done reports that the connection is over: failed, or QUIT written.
+func (c *Client) Done() bool { return c.closed || (c.quit && c.out.empty()) }
+
+// Reusable reports whether another transaction may go on this connection.
+func (c *Client) Reusable() bool { return !c.closed && !c.quit }
+
+// Err reports why the connection ended early, nil if it did not.
+func (c *Client) Err() error {
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
+
+// Results hands over the fates decided since the last call.
+func (c *Client) Results() []Result {
+	r := c.results
+	c.results = nil
+	return r
+}
+
+// Output is what should be written next; it shares the message's bytes.
+func (c *Client) Output() [][]byte { return c.out.segs }
+
+// Wrote reports that n bytes of Output went out.
+func (c *Client) Wrote(n int, now time.Time) {
+	if n <= 0 {
+		return
+	}
+	c.out.advance(n)
+	c.since = now
+	if b := c.body; b != nil && c.out.written >= b.dotEnd {
+		b.dotSent = true
+		c.body = nil
+	}
+}
+
+// Quit ends the session politely once it is idle: QUIT is written and its
+// reply is not waited for.
+func (c *Client) Quit() {
+	if c.closed || c.quit {
+		return
+	}
+	idle := c.state() == stateIdle
+	c.quit = true
+	if idle {
+		c.sendQuit()
+	}
+}
+
+// sendQuit writes QUIT. Its reply is owed but never waited for: Done is
+// true once QUIT is written, and a reply that still arrives is dropped.
+func (c *Client) sendQuit() {
+	c.out.command("QUIT")
+	c.await(stateQuit, nil, 0)
+}
+
+// state is what the client waits for now.
+func (c *Client) state() state {
+	switch {
+	case c.closed:
+		return stateClosed
+	case c.body != nil:
+		return stateBody
+	case len(c.expects) > 0:
+		return c.expects[0].st
+	case c.quit:
+		return stateQuit
+	}
+	return stateIdle
+}
+
+// Deadline is when Timeout must be called; zero when nothing is awaited.
+func (c *Client) Deadline() time.Time {
+	s := c.state()
+	switch s {
+	case stateIdle, stateClosed:
+		return time.Time{}
+	case stateQuit:
+		if c.out.empty() {
+			return time.Time{}
+		}
+		return c.since.Add(c.cfg.Timeouts[s])
+	}
+	if !c.out.empty() && s != stateBody {
+		// Commands still queued behind a full socket: the wait is a write.
+		s = stateBody
+	}
+	return c.since.Add(c.cfg.Timeouts[s])
+}
+
+// Timeout ends the connection if its deadline has passed.
+func (c *Client) Timeout(now time.Time) {
+	d := c.Deadline()
+	if d.IsZero() || now.Before(d) {
+		return
+	}
+	c.fail(&ConnError{Doing: stateDoing[c.state()], Err: ErrTimeout})
+}
+
+// Lost reports that the connection broke or the server closed it.
+func (c *Client) Lost(err error) {
+	if c.closed {
+		return
+	}
+	if c.Done() {
+		c.closed = true
+		return
+	}
+	if err == nil {
+		err = errLost
+	}
+	c.fail(&ConnError{Doing: stateDoing[c.state()], Err: err})
+}
+
+var errLost = fmt.Errorf("connection closed by server")
+
+// Feed takes bytes from the server.
+func (c *Client) Feed(p []byte, now time.Time) {
+	if c.closed {
+		return
+	}
+	err := c.replies.Feed(p)
+	for rep, ok := c.replies.Next(); ok && !c.closed; rep, ok = c.replies.Next() {
+		c.since = now
+		c.step(rep)
+	}
+	if err != nil && !c.closed {
+		c.fail(&ConnError{Doing: stateDoing[c.state()], Err: err})
+	}
+}
+
+// step is the transition function: one reply, matched to the oldest
+// command still owed one.
+func (c *Client) step(rep Reply) {
+	if len(c.expects) == 0 {
+		c.fail(&ConnError{Doing: stateDoing[c.state()], Err: protocolError("reply to no command", []byte(rep.String()))})
+		return
+	}
+	e := c.expects[0]
+	if e.end > c.out.written {
+		// A server cannot answer what it has not received: a reply that
+		// comes early belongs to nothing we sent.
+		c.fail(&ConnError{Doing: stateDoing[e.st], Err: protocolError("reply to a command not yet sent", []byte(rep.String()))})
+		return
+	}
+	c.expects = c.expects[1:]
+	if rep.Code == 421 && e.st != stateQuit {
+		// The server is closing the session, whatever it was asked.
+		c.fail(&ConnError{Doing: stateDoing[e.st], Reply: rep})
+		return
+	}
+	switch e.st {
+	case stateGreeting:
+		if rep.Code != 220 {
+			c.fail(&ConnError{Doing: stateDoing[e.st], Reply: rep})
+			return
+		}
+		c.out.command("EHLO " + c.cfg.Hostname)
+		c.await(stateEHLO, nil, 0)
+	case stateEHLO:
+		switch {
+		case rep.Code == 250:
+			c.ext = ParseExtensions(rep)
+			c.ready()
+		case rep.Permanent():
+			c.out.command("HELO " + c.cfg.Hostname)
+			c.await(stateHELO, nil, 0)
+		default:
+			c.fail(&ConnError{Doing: stateDoing[e.st], Reply: rep})
+		}
+	case stateHELO:
+		if rep.Code != 250 {
+			c.fail(&ConnError{Doing: stateDoing[e.st], Reply: rep})
+			return
+		}
+		c.ready()
+	case stateMail:
+		c.mailReply(e.chunk, rep)
+	case stateRcpt:
+		c.rcptReply(e.chunk, e.rcpt, rep)
+	case stateData:
+		c.dataReply(e.chunk, rep)
+	case stateDot:
+		c.dotReply(e.chunk, rep)
+	case stateQuit:
+		// Whatever the server says to QUIT changes nothing.
+	case stateRset:
+		if !rep.Positive() {
+			c.fail(&ConnError{Doing: stateDoing[e.st], Reply: rep})
+			return
+		}
+		c.afterTransaction()
+	}
+}
+
+// ready: the session is open.
+func (c *Client) ready() {
+	c.afterTransaction()
+}
+
+// afterTransaction starts whatever comes next once nothing is owed.
+func (c *Client) afterTransaction() {
+	if len(c.expects) > 0 || c.closed {
+		return
+	}
+	switch {
+	case c.startNext():
+	case c.quit:
+		c.sendQuit()
+	case c.needRset:
+		// Leave the session clean for the next transaction, and learn now
+		// rather than at reuse whether the server is still there.
+		c.rset()
+	}
+}
+
+// startNext puts the next transaction on the wire. It reports whether
+// there was one.
+func (c *Client) startNext() bool {
+	if c.cur != nil || c.closed || c.quit {
+		return false
+	}
+	for len(c.jobs) > 0 && len(c.jobs[0].pending) == 0 {
+		c.jobs = c.jobs[1:]
+	}
+	if len(c.jobs) == 0 {
+		return false
+	}
+	if c.needRset {
+		c.rset()
+		if !c.ext.Pipelining {
+			return true // lock-step: MAIL waits for RSET's reply
+		}
+	}
+	j := c.jobs[0]
+	n := min(c.limit, len(j.pending))
+	ch := &chunk{tx: j.tx, rcpts: j.pending[:n:n], decided: make([]bool, n)}
+	j.pending = j.pending[n:]
+	if rep, reason := c.refuseLocally(j.tx); reason != nil {
+		for i := range ch.rcpts {
+			c.decide(ch, i, Bounced, rep, reason)
+		}
+		return c.startNext()
+	}
+	c.cur = ch
+	c.inflight = append(c.inflight, ch)
+	c.out.command(c.mailCommand(j.tx))
+	c.await(stateMail, ch, 0)
+	if c.ext.Pipelining {
+		for i := range ch.rcpts {
+			c.sendRcpt(ch, i)
+		}
+		c.out.command("DATA")
+		c.await(stateData, ch, 0)
+	}
+	return true
+}
+
+func (c *Client) rset() {
+	c.needRset = false
+	c.out.command("RSET")
+	c.await(stateRset, nil, 0)
+}
+
+func (c *Client) sendRcpt(ch *chunk, i int) {
+	c.out.command(c.rcptCommand(ch.tx.Rcpts[ch.rcpts[i]]))
+	c.await(stateRcpt, ch, i)
+	ch.next = i + 1
+}
+
+// refuseLocally decides a transaction this server cannot take without
+// asking it: a message over its SIZE limit, or one that needs SMTPUTF8.
+func (c *Client) refuseLocally(tx *Transaction) (Reply, error) {
+	if c.ext.MaxSize > 0 && tx.Msg.Size > c.ext.MaxSize {
+		return Reply{Code: 552, Enhanced: EnhancedCode{5, 3, 4}, Lines: []string{"5.3.4 message too big for server"}},
+			fmt.Errorf("message of %d octets is over the server's limit of %d", tx.Msg.Size, c.ext.MaxSize)
+	}
+	if tx.SMTPUTF8 && !c.ext.SMTPUTF8 {
+		return Reply{Code: 553, Enhanced: EnhancedCode{5, 6, 7}, Lines: []string{"5.6.7 server does not support SMTPUTF8"}},
+			fmt.Errorf("message needs SMTPUTF8 and the server does not offer it")
+	}
+	return Reply{}, nil
+}
+
+func (c *Client) mailCommand(tx *Transaction) string {
+	var b strings.Builder
+	b.WriteString("MAIL FROM:<")
+	b.WriteString(tx.From)
+	b.WriteByte('>')
+	if c.ext.Size {
+		b.WriteString(" SIZE=")
+		b.WriteString(strconv.FormatInt(tx.Msg.Size, 10))
+	}
+	if c.ext.EightBitMIME && tx.Msg.EightBit {
+		b.WriteString(" BODY=8BITMIME")
+	}
+	if c.ext.SMTPUTF8 && tx.SMTPUTF8 {
+		b.WriteString(" SMTPUTF8")
+	}
+	if c.ext.DSN {
+		if tx.Ret != "" {
+			b.WriteString(" RET=" + tx.Ret)
+		}
+		if tx.EnvID != "" {
+			b.WriteString(" ENVID=" + tx.EnvID)
+		}
+	}
+	return b.String()
+}
+
+func (c *Client) rcptCommand(r Recipient) string {
+	s := "RCPT TO:<" + r.Addr + ">"
+	if c.ext.DSN {
+		if r.Notify != "" {
+			s += " NOTIFY=" + r.Notify
+		}
+		if r.ORcpt != "" {
+			s += " ORCPT=" + r.ORcpt
+		}
+	}
+	return s
+}

@@ -1,0 +1,42 @@
+package smtp
+
+// Transaction is one message for a list of recipients on one server. The
+// client splits it into SMTP transactions of at most Config.MaxRcpts
+// recipients (fewer once the server says "too many recipients"), run one
+// after another on the same connection.
+type Transaction struct {
+	From  string // reverse path, without angle brackets; "" for <>
+	Rcpts []Recipient
+	Msg   *Message
+	// SMTPUTF8 marks an envelope or header that needs RFC 6531; a server
+	// without SMTPUTF8 then gets no attempt and the recipients bounce.
+	SMTPUTF8 bool
+	Ret      string // DSN RET=FULL|HDRS, "" for none (RFC 3461)
+	EnvID    string // DSN ENVID, already xtext-encoded
+}
+
+// Recipient is one forward path with its DSN parameters.
+type Recipient struct {
+	Addr   string // without angle brackets
+	Notify string // DSN NOTIFY=, "" for none
+	ORcpt  string // DSN ORCPT=, already xtext-encoded, "" for none
+}
+
+// chunk is one SMTP transaction: some of a Transaction's recipients.
+type chunk struct {
+	tx       *Transaction
+	rcpts    []int // indexes into tx.Rcpts, in RCPT order
+	next     int   // lock-step: how many RCPTs were sent
+	accepted []int
+	carry    []int // refused as too many: go into the next chunk
+	mailFail *Reply
+	decided  []bool // by position in rcpts: has a result, or was carried
+	dotEnd   int64  // output offset at which the final dot is written
+	dotSent  bool
+}
+
+// job is a Transaction with the recipients not yet put in a chunk.
+type job struct {
+	tx      *Transaction
+	pending []int
+}
