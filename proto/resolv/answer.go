@@ -1,0 +1,242 @@
+package resolv
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// MaxCNAME is how many CNAMEs a lookup follows before it gives up with a
+// temporary error: RFC 1034 §3.6.2 asks resolvers to guard against loops,
+// and 8 is what BIND's and glibc's stub resolvers allow.
+const MaxCNAME = 8
+
+// Kind classifies an answer by what the asker must do next.
+type Kind uint8
+
+const (
+	KindData      Kind = iota // records of the asked type for the (canonical) name
+	KindCNAME                 // only a CNAME chain: ask again for Answer.Canonical
+	KindNoData                // the name exists and owns no record of the type
+	KindNXDomain              // the name (or the end of its chain) does not exist
+	KindServFail              // SERVFAIL, FORMERR, NOTIMP or any other error rcode
+	KindRefused               // REFUSED: the server will not recurse for us
+	KindTruncated             // TC set: ask again over TCP
+)
+
+var kindNames = [...]string{"data", "CNAME", "NODATA", "NXDOMAIN", "server failure", "refused", "truncated"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", k)
+}
+
+// MX is one MX record; Host is canonical ("." for the null MX).
+type MX struct {
+	Pref uint16
+	Host string
+}
+
+// Answer is what one DNS reply says about the question it answers.
+type Answer struct {
+	Kind  Kind
+	Rcode int
+	// Canonical is the name the records belong to: the question's name,
+	// or the last name of the CNAME chain in the answer.
+	Canonical string
+	// Chain counts the CNAMEs followed inside this answer. More than
+	// MaxCNAME means a loop or an over-long chain.
+	Chain int
+	MX    []MX         // KindData of an MX question
+	Addrs []netip.Addr // KindData of an A or AAAA question
+	// TTL is the smallest TTL of the records used (chain included); for
+	// KindNoData and KindNXDomain the negative TTL of RFC 2308 §5, the
+	// lesser of the SOA's TTL and minimum, when HasSOA.
+	TTL    uint32
+	HasSOA bool
+	// Glue holds the additional-section addresses of names that are
+	// targets of the MX records in this answer, and of nothing else.
+	Glue map[string][]netip.Addr
+	// GlueTTL is the smallest TTL among the glue used.
+	GlueTTL uint32
+}
+
+// ErrMismatch is a reply that does not answer the query: another ID,
+// another question, not a response, or bytes that do not parse. The
+// caller drops it and keeps waiting for the real answer.
+var ErrMismatch = errors.New("reply does not answer the query")
+
+// Parse reads a reply to the query with id and q. Any error wraps
+// ErrMismatch: a forged or garbled datagram must not end a query.
+func Parse(b []byte, id uint16, q Question) (Answer, error) {
+	if len(b) > MaxMessage {
+		return Answer{}, fmt.Errorf("%w: %d bytes is more than a DNS message can be", ErrMismatch, len(b))
+	}
+	if len(b) < 12 || uint16(b[0])<<8|uint16(b[1]) != id {
+		return Answer{}, fmt.Errorf("%w: wrong ID or short header", ErrMismatch)
+	}
+	m := new(dns.Msg)
+	if err := m.Unpack(b); err != nil {
+		// A truncated UDP reply may be cut mid-record; the header alone
+		// still says what to do.
+		if !m.Truncated || len(m.Question) != 1 {
+			return Answer{}, fmt.Errorf("%w: %v", ErrMismatch, err)
+		}
+	}
+	if !m.Response || m.Opcode != dns.OpcodeQuery || len(m.Question) != 1 {
+		return Answer{}, fmt.Errorf("%w: not a response to one question", ErrMismatch)
+	}
+	mq := m.Question[0]
+	if !strings.EqualFold(mq.Name, q.Name) || mq.Qtype != q.Type || mq.Qclass != dns.ClassINET {
+		return Answer{}, fmt.Errorf("%w: question %s %s, want %s", ErrMismatch, mq.Name, dns.TypeToString[mq.Qtype], q)
+	}
+	return classify(m, q), nil
+}
+
+func classify(m *dns.Msg, q Question) Answer {
+	a := Answer{Rcode: m.Rcode, Canonical: q.Name}
+	if m.Truncated {
+		a.Kind = KindTruncated
+		return a
+	}
+	switch m.Rcode {
+	case dns.RcodeSuccess, dns.RcodeNameError:
+	case dns.RcodeRefused:
+		a.Kind = KindRefused
+		return a
+	default:
+		a.Kind = KindServFail
+		return a
+	}
+	ttl := ^uint32(0)
+	a.Chain, ttl = follow(m.Answer, &a.Canonical, ttl)
+	if a.Chain > MaxCNAME {
+		a.Kind = KindCNAME
+		a.TTL = ttl
+		return a
+	}
+	for _, rr := range m.Answer {
+		h := rr.Header()
+		if h.Class != dns.ClassINET || h.Rrtype != q.Type || !strings.EqualFold(h.Name, a.Canonical) {
+			continue
+		}
+		switch r := rr.(type) {
+		case *dns.MX:
+			a.MX = append(a.MX, MX{Pref: r.Preference, Host: Canonical(r.Mx)})
+		case *dns.A:
+			if ip, ok := netip.AddrFromSlice(r.A.To4()); ok {
+				a.Addrs = append(a.Addrs, ip)
+			}
+		case *dns.AAAA:
+			if ip, ok := netip.AddrFromSlice(r.AAAA.To16()); ok {
+				a.Addrs = append(a.Addrs, ip)
+			}
+		default:
+			continue
+		}
+		ttl = min(ttl, h.Ttl)
+	}
+	switch {
+	case len(a.MX) > 0 || len(a.Addrs) > 0:
+		a.Kind = KindData
+		a.TTL = ttl
+		if len(a.MX) > 0 {
+			a.glue(m.Extra)
+		}
+		return a
+	case m.Rcode == dns.RcodeNameError:
+		a.Kind = KindNXDomain
+	case a.Chain > 0 && !hasSOA(m.Ns):
+		// A CNAME whose target the server did not answer for (out of
+		// its zone, or a server that does not chase): ask for the target.
+		a.Kind = KindCNAME
+		a.TTL = ttl
+		return a
+	default:
+		a.Kind = KindNoData
+	}
+	for _, rr := range m.Ns {
+		if s, ok := rr.(*dns.SOA); ok {
+			a.HasSOA = true
+			a.TTL = min(s.Hdr.Ttl, s.Minttl)
+			break
+		}
+	}
+	return a
+}
+
+// follow walks the CNAME chain from *name through the answer section. It
+// stops after MaxCNAME+1 hops, so a loop ends.
+func follow(rrs []dns.RR, name *string, ttl uint32) (int, uint32) {
+	hops := 0
+	for hops <= MaxCNAME {
+		next := ""
+		for _, rr := range rrs {
+			if c, ok := rr.(*dns.CNAME); ok && c.Hdr.Class == dns.ClassINET && strings.EqualFold(c.Hdr.Name, *name) {
+				next = Canonical(c.Target)
+				ttl = min(ttl, c.Hdr.Ttl)
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		*name = next
+		hops++
+	}
+	return hops, ttl
+}
+
+func hasSOA(rrs []dns.RR) bool {
+	for _, rr := range rrs {
+		if rr.Header().Rrtype == dns.TypeSOA {
+			return true
+		}
+	}
+	return false
+}
+
+// glue keeps the additional A and AAAA records whose owner is a target of
+// the answer's MX records.
+func (a *Answer) glue(extra []dns.RR) {
+	ttl := ^uint32(0)
+	for _, rr := range extra {
+		h := rr.Header()
+		if h.Class != dns.ClassINET {
+			continue
+		}
+		var ip netip.Addr
+		switch r := rr.(type) {
+		case *dns.A:
+			ip, _ = netip.AddrFromSlice(r.A.To4())
+		case *dns.AAAA:
+			ip, _ = netip.AddrFromSlice(r.AAAA.To16())
+		}
+		name := Canonical(h.Name)
+		if !ip.IsValid() || !a.isTarget(name) {
+			continue
+		}
+		if a.Glue == nil {
+			a.Glue = make(map[string][]netip.Addr)
+		}
+		a.Glue[name] = append(a.Glue[name], ip)
+		ttl = min(ttl, h.Ttl)
+	}
+	if a.Glue != nil {
+		a.GlueTTL = ttl
+	}
+}
+
+func (a *Answer) isTarget(name string) bool {
+	for _, m := range a.MX {
+		if m.Host == name {
+			return true
+		}
+	}
+	return false
+}
