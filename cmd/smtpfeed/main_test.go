@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"smtpfeed/cmd/simnet/sim"
+)
+
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no mode", []string{"a@b.test"}, "give -d Q"},
+		{"no recipients", []string{"-d", "Q"}, "no recipients"},
+		{"bad address", []string{"-d", "Q", "nobody"}, "want local-part@domain"},
+		{"unknown timeout", []string{"-d", "Q", "-t", "smtp=1s", "a@b.test"}, `unknown timeout "smtp"`},
+		{"bad duration", []string{"-d", "Q", "-t", "dns=soon", "a@b.test"}, "want a duration"},
+		{"bad cap", []string{"-d", "Q", "-max-queries", "0", "a@b.test"}, "-max-queries 0"},
+		{"both lists", []string{"-d", "Q", "-r", "x", "a@b.test"}, "not both"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(c.args, &out, &errb)
+			if code != exitUsage || !strings.Contains(errb.String(), c.want) {
+				t.Errorf("run(%q) = %d, stderr %q, want %d and %q", c.args, code, errb.String(), exitUsage, c.want)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"-d", "Q", "-nameserver", "not-an-ip", "a@b.test"}, &out, &errb); code != exitConfig || !strings.Contains(errb.String(), "not-an-ip") {
+		t.Errorf("run(-nameserver not-an-ip) = %d, %q, want %d naming the server", code, errb.String(), exitConfig)
+	}
+}
+
+// TestResolveOnly runs -d Q against the simulated DNS: every recipient
+// gets a 4xx line, and the report groups the shared domains under their
+// host with the host's address and its source.
+func TestResolveOnly(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Domains, cfg.Hosts, cfg.Silent = 200, 20, 0
+	s, err := sim.Start(cfg)
+	if err != nil {
+		t.Fatalf("sim.Start: %v", err)
+	}
+	defer s.Close()
+	file := filepath.Join(t.TempDir(), "rcpts")
+	addrs := s.World.Addresses()
+	if err := os.WriteFile(file, []byte(strings.Join(addrs, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-d", "Q", "-4", "-nameserver", s.DNSAddr().String(), "-t", "dns=5s", "-c", "me.test", "-r", file}, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("run = %d, stderr:\n%s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(addrs) {
+		t.Fatalf("stdout has %d lines, want one per recipient (%d)", len(lines), len(addrs))
+	}
+	for i, l := range lines {
+		if !strings.HasPrefix(l, addrs[i]+": 4") {
+			t.Errorf("stdout line %d = %q, want %s with a 4xx reply", i, l, addrs[i])
+		}
+	}
+	report := errb.String()
+	for _, d := range s.World.DomainsOf(sim.KindShare) {
+		h := d.MXHosts()[0]
+		head := "host " + h.Name + " [" + h.Addr.String() + " (additional)"
+		i := strings.Index(report, head)
+		if i < 0 {
+			t.Fatalf("report lacks %q; report:\n%s", head, report)
+		}
+		next := strings.Index(report[i+1:], "\nhost ")
+		block := report[i:]
+		if next >= 0 {
+			block = report[i : i+1+next]
+		}
+		if !strings.Contains(block, "  "+d.Name+": "+d.Users[0]+"@"+d.Name) {
+			t.Errorf("report block of %s lacks shared domain %s:\n%s", h.Name, d.Name, block)
+		}
+	}
+	for _, d := range s.World.DomainsOf(sim.KindNullMX) {
+		if !strings.Contains(report, "failed "+d.Name+": 556 5.1.10") {
+			t.Errorf("report lacks the null MX failure of %s", d.Name)
+		}
+	}
+}

@@ -1,0 +1,371 @@
+package smtpfeed
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"smtpfeed/cache"
+	"smtpfeed/proto/resolv"
+	"smtpfeed/reactor"
+)
+
+// Source says where an address came from.
+type Source uint8
+
+const (
+	FromAnswer     Source = iota + 1 // an A/AAAA answer
+	FromAdditional                   // the MX answer's additional section
+	FromCache                        // an answer cached by an earlier lookup
+	FromLiteral                      // a domain literal, user@[192.0.2.1]
+)
+
+var sourceNames = [...]string{"", "answer", "additional", "cache", "literal"}
+
+func (s Source) String() string {
+	if int(s) < len(sourceNames) {
+		return sourceNames[s]
+	}
+	return "source?"
+}
+
+// HostAddr is one address of a mail host and where it came from.
+type HostAddr struct {
+	Addr netip.Addr
+	From Source
+}
+
+// MailHost is one host mail for a domain may go to.
+type MailHost struct {
+	Name  string // lower case, no trailing dot; the domain itself for an implicit MX
+	Pref  uint16
+	Addrs []HostAddr
+	Fail  *Failure // why the host has no address, when it has none
+}
+
+// Failure is a lookup's outcome for the recipients of its domain: the
+// reply code, enhanced status code (RFC 3463) and text they get.
+type Failure struct {
+	Code     int
+	Enhanced string
+	Text     string
+}
+
+// Temporary reports whether the recipients should be tried again later.
+func (f *Failure) Temporary() bool { return f.Code/100 == 4 }
+
+func (f *Failure) String() string { return fmt.Sprintf("%d %s %s", f.Code, f.Enhanced, f.Text) }
+
+// The failures RFC 5321 §5.1, RFC 7505 and RFC 3463 prescribe.
+func failNullMX(d string) *Failure {
+	return &Failure{556, "5.1.10", fmt.Sprintf("domain %s accepts no mail (null MX)", d)}
+}
+func failNXDomain(d, why string) *Failure {
+	return &Failure{550, "5.1.2", fmt.Sprintf("domain %s does not exist: %s", d, why)}
+}
+func failNoHost(d, why string) *Failure {
+	return &Failure{550, "5.1.2", fmt.Sprintf("domain %s has no mail host with an address: %s", d, why)}
+}
+func failTemp(d, why string) *Failure {
+	return &Failure{451, "4.4.3", fmt.Sprintf("DNS lookup for %s failed: %s", d, why)}
+}
+func failLoop(d string) *Failure {
+	return &Failure{554, "5.4.6", fmt.Sprintf("mail for %s loops back to myself (our name is its best MX)", d)}
+}
+
+// MXResult is where mail for one domain may go, best host first.
+type MXResult struct {
+	Domain   string // as asked, lower case
+	Hosts    []MailHost
+	Implicit bool     // no MX: the domain's own addresses (RFC 5321 §5.1)
+	Fail     *Failure // set when no host has an address
+}
+
+// mxState is where one domain's lookup is.
+type mxState uint8
+
+const (
+	mxAskMX    mxState = iota // asking the MX of name (following CNAMEs)
+	mxAskAddrs                // asking the addresses of the hosts
+	mxDone                    // result delivered
+)
+
+// mxLookup finds the mail hosts of one domain.
+type mxLookup struct {
+	r        *Resolver
+	domain   string // lower case, bare
+	name     string // canonical name asked now
+	hops     int    // CNAMEs followed
+	state    mxState
+	hosts    []MailHost
+	implicit bool
+	pending  int // address questions not yet answered
+	temp     []string
+	starting bool
+	timer    *reactor.Timer
+	done     func(MXResult)
+	result   MXResult
+}
+
+// LookupMX finds the mail hosts of domain (a domain name, or a domain
+// literal such as "[192.0.2.1]" or "[IPv6:2001:db8::1]") and calls done
+// with them once, from the loop, never from inside LookupMX. Every lookup
+// a message needs is started at once; the resolver shares their questions.
+func (r *Resolver) LookupMX(domain string, done func(MXResult)) {
+	now := r.loop.Now()
+	l := &mxLookup{r: r, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), done: done, starting: true}
+	defer func() { l.starting = false }()
+	if strings.HasPrefix(l.domain, "[") {
+		l.literal(now)
+		return
+	}
+	if _, ok := dns.IsDomainName(l.domain); !ok || l.domain == "" {
+		l.finish(now, &Failure{501, "5.1.3", fmt.Sprintf("%q is not a valid domain name", domain)})
+		return
+	}
+	l.timer = r.loop.AddTimer(now.Add(r.cfg.Timeout), l.onTimeout)
+	l.name = resolv.Canonical(l.domain)
+	l.askMX(now)
+}
+
+func (l *mxLookup) literal(now time.Time) {
+	a, err := ParseLiteral(l.domain)
+	if err != nil {
+		l.finish(now, &Failure{501, "5.1.3", err.Error()})
+		return
+	}
+	if l.r.cfg.IPv4Only && !a.Is4() {
+		l.finish(now, &Failure{550, "5.1.2", fmt.Sprintf("domain literal %s is IPv6 and only IPv4 is used", l.domain)})
+		return
+	}
+	l.hosts = []MailHost{{Name: l.domain, Addrs: []HostAddr{{a, FromLiteral}}}}
+	l.finish(now, nil)
+}
+
+// ParseLiteral reads a domain literal (RFC 5321 §4.1.3): "[192.0.2.1]"
+// or "[IPv6:2001:db8::1]".
+func ParseLiteral(s string) (netip.Addr, error) {
+	in, ok := strings.CutPrefix(s, "[")
+	in, ok2 := strings.CutSuffix(in, "]")
+	if !ok || !ok2 {
+		return netip.Addr{}, fmt.Errorf("domain literal %q: not in brackets", s)
+	}
+	v6, isV6 := cutPrefixFold(in, "IPv6:")
+	if isV6 {
+		a, err := netip.ParseAddr(v6)
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return netip.Addr{}, fmt.Errorf("domain literal %q: not an IPv6 address", s)
+		}
+		return a, nil
+	}
+	a, err := netip.ParseAddr(in)
+	if err != nil || !a.Is4() {
+		return netip.Addr{}, fmt.Errorf("domain literal %q: not an IPv4 address", s)
+	}
+	return a, nil
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return s, false
+}
+
+func (l *mxLookup) askMX(now time.Time) {
+	l.r.ask(resolv.Question{Name: l.name, Type: dns.TypeMX}, now, l.onMX)
+}
+
+func (l *mxLookup) onMX(now time.Time, rep reply) {
+	if l.state != mxAskMX {
+		return
+	}
+	switch rep.neg {
+	case cache.NXDomain:
+		l.finish(now, failNXDomain(l.domain, rep.why))
+		return
+	case cache.NoData:
+		l.implicit = true
+		l.state = mxAskAddrs
+		l.hosts = []MailHost{{Name: resolv.Bare(l.name)}}
+		l.askAddrs(now, 0, l.name)
+		l.settle(now)
+		return
+	case cache.Failure, cache.Timeout:
+		l.finish(now, failTemp(l.domain, rep.why))
+		return
+	}
+	l.hops += rep.set.chain
+	if l.hops > resolv.MaxCNAME {
+		l.finish(now, failTemp(l.domain, fmt.Sprintf("more than %d CNAMEs (a loop?) at %s", resolv.MaxCNAME, resolv.Bare(rep.set.canonical))))
+		return
+	}
+	l.name = rep.set.canonical
+	if rep.set.kind == resolv.KindCNAME {
+		l.askMX(now)
+		return
+	}
+	l.hostsFromMX(now, rep)
+}
+
+// hostsFromMX orders the MX set and starts the address lookups of the
+// hosts whose addresses did not come with it.
+func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
+	if resolv.IsNullMX(rep.set.mx) {
+		l.finish(now, failNullMX(l.domain))
+		return
+	}
+	mx := resolv.Order(resolv.Usable(rep.set.mx), l.r.cfg.Rand.IntN)
+	mx, self := resolv.DropSelf(mx, func(h string) bool { return l.r.own[h] })
+	if len(mx) == 0 {
+		if self {
+			l.finish(now, failLoop(l.domain))
+		} else {
+			l.finish(now, failNullMX(l.domain))
+		}
+		return
+	}
+	l.state = mxAskAddrs
+	l.hosts = make([]MailHost, len(mx))
+	from := FromAdditional
+	if rep.cached {
+		from = FromCache
+	}
+	for i, m := range mx {
+		l.hosts[i] = MailHost{Name: resolv.Bare(m.Host), Pref: m.Pref}
+		for _, a := range rep.set.glue[m.Host] {
+			if a.Is4() || !l.r.cfg.IPv4Only {
+				l.hosts[i].Addrs = append(l.hosts[i].Addrs, HostAddr{a, from})
+			}
+		}
+	}
+	for i, m := range mx {
+		if len(l.hosts[i].Addrs) == 0 {
+			l.askAddrs(now, i, m.Host)
+		}
+	}
+	l.settle(now)
+}
+
+// askAddrs asks the A (and AAAA) records of host i under name.
+func (l *mxLookup) askAddrs(now time.Time, i int, name string) {
+	types := []uint16{dns.TypeA, dns.TypeAAAA}
+	if l.r.cfg.IPv4Only {
+		types = types[:1]
+	}
+	for _, t := range types {
+		l.pending++
+		l.askAddr(now, i, name, t, 0)
+	}
+}
+
+func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int) {
+	l.r.ask(resolv.Question{Name: name, Type: t}, now, func(now time.Time, rep reply) {
+		if l.state != mxAskAddrs {
+			return
+		}
+		if rep.neg == 0 && rep.set.kind == resolv.KindCNAME {
+			if hops += rep.set.chain; hops <= resolv.MaxCNAME {
+				l.askAddr(now, i, rep.set.canonical, t, hops)
+				return
+			}
+			rep = reply{neg: cache.Failure, why: fmt.Sprintf("more than %d CNAMEs (a loop?) at %s", resolv.MaxCNAME, resolv.Bare(rep.set.canonical))}
+		}
+		l.pending--
+		h := &l.hosts[i]
+		switch rep.neg {
+		case 0:
+			from := FromAnswer
+			if rep.cached {
+				from = FromCache
+			}
+			for _, a := range rep.set.addrs {
+				h.Addrs = append(h.Addrs, HostAddr{a, from})
+			}
+		case cache.Failure, cache.Timeout:
+			l.temp = append(l.temp, rep.why)
+			h.Fail = failTemp(h.Name, rep.why)
+		default:
+			if h.Fail == nil {
+				h.Fail = failNoHost(h.Name, rep.why)
+			}
+		}
+		l.settle(now)
+	})
+}
+
+// settle ends the lookup once no address question is pending.
+func (l *mxLookup) settle(now time.Time) {
+	if l.state != mxAskAddrs || l.pending > 0 {
+		return
+	}
+	l.finish(now, l.hostsOutcome())
+}
+
+func (l *mxLookup) hostsOutcome() *Failure {
+	var why []string
+	usable := false
+	for i := range l.hosts {
+		h := &l.hosts[i]
+		if len(h.Addrs) > 0 {
+			usable = true
+			slices.SortStableFunc(h.Addrs, func(a, b HostAddr) int { return boolInt(b.Addr.Is4()) - boolInt(a.Addr.Is4()) })
+		} else if h.Fail != nil {
+			why = append(why, h.Fail.Text)
+		}
+	}
+	switch {
+	case usable:
+		return nil
+	case len(l.temp) > 0:
+		return failTemp(l.domain, strings.Join(l.temp, "; "))
+	}
+	return failNoHost(l.domain, strings.Join(why, "; "))
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (l *mxLookup) onTimeout(now time.Time) {
+	if l.state == mxDone {
+		return
+	}
+	for _, h := range l.hosts {
+		if len(h.Addrs) > 0 {
+			l.finish(now, nil) // what arrived in time is enough to try
+			return
+		}
+	}
+	l.finish(now, failTemp(l.domain, fmt.Sprintf("no answer within %v", l.r.cfg.Timeout)))
+}
+
+// finish delivers the result once: from a zero-delay timer when called
+// inside LookupMX, so that done never runs under its caller's feet.
+func (l *mxLookup) finish(now time.Time, fail *Failure) {
+	if l.state == mxDone {
+		return
+	}
+	l.state = mxDone
+	if l.timer != nil {
+		l.r.loop.StopTimer(l.timer)
+	}
+	for i := range l.hosts {
+		if len(l.hosts[i].Addrs) > 0 {
+			l.hosts[i].Fail = nil
+		}
+	}
+	l.result = MXResult{Domain: l.domain, Hosts: l.hosts, Implicit: l.implicit, Fail: fail}
+	if l.starting {
+		l.r.loop.AddTimer(now, func(time.Time) { l.done(l.result) })
+		return
+	}
+	l.done(l.result)
+}

@@ -1,0 +1,397 @@
+package smtpfeed
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"smtpfeed/cache"
+	"smtpfeed/proto/resolv"
+	"smtpfeed/reactor"
+
+	"golang.org/x/sys/unix"
+)
+
+// qstate is where one question is on the wire.
+type qstate uint8
+
+const (
+	qWaiting qstate = iota // held back by MaxOutstanding
+	qUDP                   // tries sent over UDP; waiting for an answer or the retransmission timer
+	qTCP                   // asking over TCP after a truncated answer
+	qDone                  // answered, failed or timed out; sockets closed
+)
+
+var qstateNames = [...]string{"waiting", "udp", "tcp", "done"}
+
+func (s qstate) String() string { return qstateNames[s] }
+
+// try is one UDP datagram sent: its own connected socket (so a random
+// source port, and the kernel drops datagrams from any other source) and
+// its own ID (so its round trip is unambiguous).
+type try struct {
+	fd   int
+	id   uint16
+	srv  int
+	sent time.Time
+}
+
+// tcpTry is the one TCP exchange of a query whose UDP answer was
+// truncated.
+type tcpTry struct {
+	fd        int
+	id        uint16
+	srv       int
+	connected bool
+	out       []byte // length-prefixed query not yet written
+	in        []byte // what has arrived of the answer
+	want      int    // answer length once the prefix is read
+}
+
+// query is one question in flight, shared by every lookup that needs it.
+type query struct {
+	r        *Resolver
+	q        resolv.Question
+	state    qstate
+	waiters  []func(time.Time, reply)
+	deadline time.Time
+	base     int // first server (rotate)
+	tries    int // UDP tries sent
+	failed   uint64
+	open     []try
+	tcp      *tcpTry
+	timer    *reactor.Timer
+	ttl      time.Duration // lifetime of the result in the cache
+	lastErr  string
+}
+
+func (qq *query) failedOn(srv int) bool { return srv < 64 && qq.failed&(1<<srv) != 0 }
+func (qq *query) markFailed(srv int) {
+	if srv < 64 {
+		qq.failed |= 1 << srv
+	}
+}
+
+func (qq *query) allFailed() bool {
+	for i := range qq.r.servers {
+		if !qq.failedOn(i) {
+			return false
+		}
+	}
+	return true
+}
+
+func (qq *query) start(now time.Time) {
+	qq.state = qUDP
+	qq.timer = qq.r.loop.AddTimer(now, qq.onTimer)
+	qq.sendUDP(now)
+}
+
+// onTimer retransmits, retries TCP, or gives up at the deadline.
+func (qq *query) onTimer(now time.Time) {
+	if qq.state == qDone {
+		return
+	}
+	if !now.Before(qq.deadline) {
+		why := fmt.Sprintf("no answer for %s within %v", qq.q, qq.r.cfg.Timeout)
+		if qq.lastErr != "" {
+			why += " (last: " + qq.lastErr + ")"
+		}
+		qq.r.stats.Timeouts++
+		qq.finish(now, reply{neg: cache.Timeout, why: why}, true)
+		return
+	}
+	if qq.state == qTCP {
+		qq.closeTCP()
+		qq.startTCP(now, qq.nextServer(now))
+		return
+	}
+	qq.sendUDP(now)
+}
+
+func (qq *query) nextServer(now time.Time) int {
+	idx, _ := qq.r.pick(qq, now)
+	return idx
+}
+
+func (qq *query) arm(now time.Time, wait time.Duration) {
+	when := now.Add(wait)
+	if when.After(qq.deadline) {
+		when = qq.deadline
+	}
+	qq.r.loop.ResetTimer(qq.timer, when)
+}
+
+func (qq *query) sendUDP(now time.Time) {
+	r := qq.r
+	idx, srv := r.pick(qq, now)
+	qq.tries++
+	qq.arm(now, srv.rto(qq.tries, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
+	id := r.newID()
+	pkt, err := resolv.Pack(id, qq.q)
+	if err != nil {
+		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
+		return
+	}
+	fd, err := reactor.DialUDP(srv.addr, netip.Addr{})
+	if err != nil {
+		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
+		return // the timer tries again
+	}
+	t := try{fd: fd, id: id, srv: idx, sent: now}
+	if err := r.loop.Register(fd, reactor.Readable, func(now time.Time, _ reactor.Events) { qq.onUDP(now, t) }); err != nil {
+		unix.Close(fd)
+		qq.lastErr = err.Error()
+		return
+	}
+	if _, err := reactor.Write(fd, pkt); err != nil {
+		r.loop.Close(fd)
+		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
+		return
+	}
+	r.stats.UDPSent++
+	qq.open = append(qq.open, t)
+	if len(qq.open) > maxOpenTries {
+		r.loop.Close(qq.open[0].fd)
+		qq.open = append(qq.open[:0], qq.open[1:]...)
+	}
+}
+
+// onUDP reads one datagram on a try's socket.
+func (qq *query) onUDP(now time.Time, t try) {
+	r := qq.r
+	srv := r.servers[t.srv]
+	n, err := reactor.Read(t.fd, r.buf)
+	if err != nil {
+		// ECONNREFUSED: an ICMP port unreachable, nobody serves there.
+		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
+		srv.avoidUntil = now.Add(avoidFor)
+		qq.markFailed(t.srv)
+		qq.dropTry(t.fd)
+		if len(qq.open) == 0 && !qq.allFailed() {
+			qq.sendUDP(now)
+		}
+		return
+	}
+	if n == 0 {
+		return
+	}
+	ans, err := resolv.Parse(r.buf[:n], t.id, qq.q)
+	if err != nil {
+		r.stats.Mismatched++
+		return
+	}
+	first := !srv.measured
+	srv.sample(now.Sub(t.sent))
+	if first {
+		r.rearm(t.srv, now)
+	}
+	qq.answered(now, ans, t.srv, false)
+}
+
+func (qq *query) dropTry(fd int) {
+	for i, t := range qq.open {
+		if t.fd == fd {
+			qq.r.loop.Close(fd)
+			qq.open = append(qq.open[:i], qq.open[i+1:]...)
+			return
+		}
+	}
+}
+
+// answered acts on a matching reply from server idx.
+func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP bool) {
+	r := qq.r
+	srv := r.servers[idx]
+	switch ans.Kind {
+	case resolv.KindTruncated:
+		if !overTCP {
+			qq.closeUDP()
+			qq.startTCP(now, idx)
+			return
+		}
+		fallthrough // a truncated TCP answer is a broken server
+	case resolv.KindServFail, resolv.KindRefused:
+		qq.lastErr = fmt.Sprintf("%v answered %s for %s", srv.addr, ans.Kind, qq.q)
+		srv.avoidUntil = now.Add(avoidFor)
+		qq.markFailed(idx)
+		if qq.allFailed() {
+			qq.finish(now, reply{neg: cache.Failure, why: qq.lastErr}, true)
+			return
+		}
+		if overTCP {
+			qq.closeTCP()
+			qq.startTCP(now, qq.nextServer(now))
+			return
+		}
+		qq.sendUDP(now)
+		return
+	}
+	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: ans.Chain, mx: ans.MX, addrs: ans.Addrs, glue: ans.Glue}}
+	ttl := ans.TTL
+	switch ans.Kind {
+	case resolv.KindNoData:
+		rep = reply{neg: cache.NoData, why: fmt.Sprintf("%v answered NODATA for %s", srv.addr, qq.q)}
+	case resolv.KindNXDomain:
+		rep = reply{neg: cache.NXDomain, why: fmt.Sprintf("%v answered NXDOMAIN for %s", srv.addr, qq.q)}
+	case resolv.KindData:
+		if ans.Glue != nil {
+			ttl = min(ttl, ans.GlueTTL)
+		}
+	}
+	if (ans.Kind == resolv.KindNoData || ans.Kind == resolv.KindNXDomain) && !ans.HasSOA {
+		ttl = 0 // RFC 2308 §5: no SOA, no negative caching beyond the floor
+	}
+	qq.ttl = time.Duration(ttl) * time.Second
+	qq.finish(now, rep, true)
+}
+
+// finish closes the query's sockets and hands the reply to the resolver.
+func (qq *query) finish(now time.Time, rep reply, onWire bool) {
+	if qq.state == qDone {
+		return
+	}
+	qq.state = qDone
+	qq.closeAll()
+	qq.r.finished(qq, now, rep, onWire)
+}
+
+func (qq *query) closeAll() {
+	qq.closeUDP()
+	qq.closeTCP()
+	if qq.timer != nil {
+		qq.r.loop.StopTimer(qq.timer)
+	}
+}
+
+func (qq *query) closeUDP() {
+	for _, t := range qq.open {
+		qq.r.loop.Close(t.fd)
+	}
+	qq.open = nil
+}
+
+func (qq *query) closeTCP() {
+	if qq.tcp != nil {
+		qq.r.loop.Close(qq.tcp.fd)
+		qq.tcp = nil
+	}
+}
+
+// startTCP asks server idx over TCP (RFC 7766), without blocking: connect,
+// write the length-prefixed query, read the length-prefixed answer.
+func (qq *query) startTCP(now time.Time, idx int) {
+	r := qq.r
+	srv := r.servers[idx]
+	qq.state = qTCP
+	qq.tries++
+	// A TCP exchange costs a handshake and a query: two round trips.
+	qq.arm(now, 2*srv.rto(qq.tries, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
+	id := r.newID()
+	pkt, err := resolv.Pack(id, qq.q)
+	if err != nil {
+		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
+		return
+	}
+	fd, err := reactor.DialTCP(srv.addr, netip.Addr{})
+	if err != nil {
+		qq.lastErr = fmt.Sprintf("query %s over TCP to %v: %v", qq.q, srv.addr, err)
+		return // the timer tries the next server
+	}
+	out := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(pkt)), uint16(len(pkt)))
+	t := &tcpTry{fd: fd, id: id, srv: idx, out: append(out, pkt...)}
+	if err := r.loop.Register(fd, reactor.Writable, func(now time.Time, ev reactor.Events) { qq.onTCP(now, t, ev) }); err != nil {
+		unix.Close(fd)
+		qq.lastErr = err.Error()
+		return
+	}
+	qq.tcp = t
+	r.stats.TCPSent++
+}
+
+func (qq *query) onTCP(now time.Time, t *tcpTry, ev reactor.Events) {
+	if qq.tcp != t {
+		return
+	}
+	if err := qq.stepTCP(now, t, ev); err != nil {
+		srv := qq.r.servers[t.srv]
+		qq.lastErr = fmt.Sprintf("query %s over TCP to %v: %v", qq.q, srv.addr, err)
+		qq.markFailed(t.srv)
+		qq.closeTCP()
+		// The retransmission timer tries the next server.
+	}
+}
+
+// stepTCP advances the exchange; an error ends this TCP try.
+func (qq *query) stepTCP(now time.Time, t *tcpTry, ev reactor.Events) error {
+	r := qq.r
+	if !t.connected && ev&reactor.Writable != 0 {
+		if err := reactor.ConnectResult(t.fd); err != nil {
+			return err
+		}
+		t.connected = true
+	}
+	if len(t.out) > 0 {
+		n, err := reactor.Write(t.fd, t.out)
+		if err != nil {
+			return err
+		}
+		t.out = t.out[n:]
+		if len(t.out) == 0 {
+			return r.loop.Modify(t.fd, reactor.Readable)
+		}
+		return nil
+	}
+	if ev&reactor.Readable == 0 {
+		return nil
+	}
+	n, err := reactor.Read(t.fd, r.buf)
+	if err == io.EOF {
+		return errors.New("connection closed before the answer")
+	}
+	if err != nil {
+		return err
+	}
+	// The answer is buffered by its announced length, at most
+	// resolv.MaxMessage: a peer cannot make us hold more.
+	t.in = append(t.in, r.buf[:n]...)
+	if t.want == 0 && len(t.in) >= 2 {
+		t.want = int(binary.BigEndian.Uint16(t.in))
+		if t.want == 0 {
+			return errors.New("empty answer")
+		}
+	}
+	if t.want == 0 || len(t.in) < 2+t.want {
+		return nil
+	}
+	ans, err := resolv.Parse(t.in[2:2+t.want], t.id, qq.q)
+	if err != nil {
+		r.stats.Mismatched++
+		return err
+	}
+	qq.answered(now, ans, t.srv, true)
+	return nil
+}
+
+// rearm pulls in the retransmission timers of the first tries sent to a
+// server before its first round trip was measured: they wait the
+// conservative initial timeout, and a burst dropped at the start would
+// otherwise cost that second.
+func (r *Resolver) rearm(srv int, now time.Time) {
+	s := r.servers[srv]
+	for _, qq := range r.inflight {
+		if qq.state != qUDP || qq.tries != 1 || len(qq.open) != 1 || qq.open[0].srv != srv {
+			continue
+		}
+		when := qq.open[0].sent.Add(s.rto(1, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
+		if when.Before(qq.timer.When()) {
+			if when.Before(now) {
+				when = now
+			}
+			r.loop.ResetTimer(qq.timer, when)
+		}
+	}
+}

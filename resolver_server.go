@@ -1,0 +1,163 @@
+package smtpfeed
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Retransmission timing. A query is retransmitted after the server's
+// retransmission timeout, the larger of RFC 6298's srtt + 4·rttvar and
+// twice the smoothed round trip, doubled on every further try and kept
+// within the floor and the ceiling.
+const (
+	// RetransmitFloor keeps a fast server's timeout above scheduling
+	// noise; 20 ms is many loopback or LAN round trips, and keeps a
+	// dropped query cheap (BenchmarkResolveLoss).
+	RetransmitFloor = 20 * time.Millisecond
+	// RetransmitCeiling is the default ceiling: glibc's RES_TIMEOUT, the
+	// wait it uses for every try.
+	RetransmitCeiling = 5 * time.Second
+	// initialRTO is the first timeout toward a server not yet measured,
+	// RFC 6298 §2.1's one second.
+	initialRTO = time.Second
+	// avoidFor is how long a server that refused or failed is passed
+	// over while another server is available.
+	avoidFor = 60 * time.Second
+	// DefaultDNSPort is where name servers listen.
+	DefaultDNSPort = 53
+	// maxResolvConfServers is glibc's MAXNS: more nameserver lines are
+	// ignored.
+	maxResolvConfServers = 3
+)
+
+// nameServer is what the resolver knows about one server.
+type nameServer struct {
+	addr       netip.AddrPort
+	srtt       time.Duration
+	rttvar     time.Duration
+	measured   bool
+	avoidUntil time.Time
+}
+
+// sample folds one round trip into the estimate (RFC 6298 §2). Each try
+// has its own socket and ID, so a sample is never ambiguous (Karn's
+// problem does not arise).
+func (s *nameServer) sample(rtt time.Duration) {
+	if !s.measured {
+		s.srtt, s.rttvar, s.measured = rtt, rtt/2, true
+		return
+	}
+	d := s.srtt - rtt
+	if d < 0 {
+		d = -d
+	}
+	s.rttvar = (3*s.rttvar + d) / 4
+	s.srtt = (7*s.srtt + rtt) / 8
+}
+
+// rto is the wait before the try-th retransmission (try >= 1 is the
+// first send).
+func (s *nameServer) rto(try int, floor, ceiling time.Duration) time.Duration {
+	base := min(initialRTO, ceiling)
+	if s.measured {
+		// Twice the round trip as well: the variance of a steady server
+		// decays to nothing, and a burst then looks like a loss.
+		base = max(s.srtt+4*s.rttvar, 2*s.srtt)
+	}
+	d := max(base, floor)
+	for i := 1; i < try && d < ceiling; i++ {
+		d *= 2
+	}
+	return min(d, ceiling)
+}
+
+func (s *nameServer) avoided(now time.Time) bool { return now.Before(s.avoidUntil) }
+
+// ResolvConf is what smtpfeed takes from /etc/resolv.conf.
+type ResolvConf struct {
+	Servers []netip.AddrPort
+	// Timeout is "options timeout:n": the ceiling of the retransmission
+	// timeout (glibc waits that long for every try).
+	Timeout time.Duration
+	// Attempts is "options attempts:n". It is read and kept for the
+	// report, but the total lookup timeout, not a count, bounds retrying:
+	// with retransmissions timed from the round trip, a count of tries
+	// would give up on a lossy server within a second.
+	Attempts int
+	// Rotate is "options rotate": queries start at successive servers.
+	Rotate bool
+}
+
+// ParseResolvConf reads resolv.conf(5): nameserver lines (at most three,
+// as glibc) and the timeout, attempts and rotate options. Other lines are
+// ignored. With no nameserver line the server is 127.0.0.1, as in glibc.
+func ParseResolvConf(r io.Reader) (ResolvConf, error) {
+	rc := ResolvConf{Timeout: RetransmitCeiling, Attempts: 2}
+	sc := bufio.NewScanner(r)
+	for line := 1; sc.Scan(); line++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			if len(f) < 2 {
+				return rc, fmt.Errorf("resolv.conf line %d: nameserver without an address", line)
+			}
+			a, err := ParseServer(f[1])
+			if err != nil {
+				return rc, fmt.Errorf("resolv.conf line %d: %w", line, err)
+			}
+			if len(rc.Servers) < maxResolvConfServers {
+				rc.Servers = append(rc.Servers, a)
+			}
+		case "options":
+			for _, o := range f[1:] {
+				name, val, _ := strings.Cut(o, ":")
+				switch name {
+				case "timeout", "attempts":
+					n, err := strconv.Atoi(val)
+					if err != nil || n < 1 {
+						return rc, fmt.Errorf("resolv.conf line %d: option %q: want a positive number", line, o)
+					}
+					if name == "timeout" {
+						rc.Timeout = time.Duration(min(n, 30)) * time.Second // glibc caps at 30
+					} else {
+						rc.Attempts = min(n, 5) // glibc's RES_MAXRETRY
+					}
+				case "rotate":
+					rc.Rotate = true
+				}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return rc, fmt.Errorf("resolv.conf: %w", err)
+	}
+	if len(rc.Servers) == 0 {
+		rc.Servers = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53")}
+	}
+	return rc, nil
+}
+
+// ParseServer reads "host[:port]": an IPv4 address, an IPv6 address
+// (bracketed when a port follows) with an optional zone, and port 53 when
+// none is given.
+func ParseServer(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		if ap.Port() == 0 {
+			return ap, fmt.Errorf("name server %q: port 0", s)
+		}
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("name server %q: not an IP address with an optional port", s)
+	}
+	return netip.AddrPortFrom(a, DefaultDNSPort), nil
+}
