@@ -196,6 +196,16 @@ func (c *Client) Timeout(now time.Time) {
 	c.fail(&ConnError{Doing: stateDoing[c.state()], Err: ErrTimeout})
 }
 
+// Connected restarts the greeting wait when the machine was made before
+// the connect finished.
+func (c *Client) Connected(now time.Time) { c.since = now }
+
+// ConnectFailed ends a connection that never opened: every recipient goes
+// back to the caller.
+func (c *Client) ConnectFailed(err error) {
+	c.fail(&ConnError{Doing: "connecting", Err: err})
+}
+
 // Lost reports that the connection broke or the server closed it.
 func (c *Client) Lost(err error) {
 	if c.closed {
@@ -292,8 +302,12 @@ func (c *Client) step(rep Reply) {
 	}
 }
 
-// ready: the session is open.
+// ready: the session is open. A server that states its recipient limit
+// (RFC 9422) gets transactions of that size from the start.
 func (c *Client) ready() {
+	if c.ext.RcptMax > 0 {
+		c.limit = min(c.limit, c.ext.RcptMax)
+	}
 	c.afterTransaction()
 }
 

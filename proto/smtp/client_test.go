@@ -287,6 +287,11 @@ var scenarios = []scenario{
 		cfg:  Config{MaxRcpts: 2},
 	},
 	{
+		name: "limits-rcptmax",
+		srv:  func() *fakeServer { return newFakeServer("PIPELINING", "LIMITS RCPTMAX=2") },
+		txs:  func() []*Transaction { return []*Transaction{tx(rcptList(3, "u%d@a.test")...)} },
+	},
+	{
 		name: "dsn-params",
 		srv:  func() *fakeServer { return newFakeServer("PIPELINING", "DSN", "SMTPUTF8") },
 		txs: func() []*Transaction {

@@ -15,6 +15,9 @@ type Extensions struct {
 	StartTLS            bool  // RFC 3207: noted, not yet used
 	Size                bool  // RFC 1870: SIZE advertised
 	MaxSize             int64 // the SIZE limit; 0 when none was given
+	// RcptMax is LIMITS RCPTMAX= (RFC 9422): recipients per transaction
+	// the server takes; 0 when not given.
+	RcptMax int
 }
 
 // ParseExtensions reads the extension lines of a 250 EHLO reply: every
@@ -41,6 +44,15 @@ func ParseExtensions(r Reply) Extensions {
 			ext.EnhancedStatusCodes = true
 		case "STARTTLS":
 			ext.StartTLS = true
+		case "LIMITS":
+			for _, kv := range strings.Fields(param) {
+				k, v, _ := strings.Cut(kv, "=")
+				if strings.EqualFold(k, "RCPTMAX") {
+					if n, err := strconv.Atoi(v); err == nil && n > 0 {
+						ext.RcptMax = n
+					}
+				}
+			}
 		case "SIZE":
 			ext.Size = true
 			if n, err := strconv.ParseInt(strings.TrimSpace(param), 10, 64); err == nil && n > 0 {

@@ -21,6 +21,16 @@ func TestParseExtensions(t *testing.T) {
 			want: Extensions{Pipelining: true, Size: true},
 		},
 		{
+			name: "LIMITS",
+			rep:  Reply{Code: 250, Lines: []string{"hi", "LIMITS MAILMAX=10 RCPTMAX=60"}},
+			want: Extensions{RcptMax: 60},
+		},
+		{
+			name: "LIMITS garbage",
+			rep:  Reply{Code: 250, Lines: []string{"hi", "LIMITS RCPTMAX=x RCPTMAX=-3"}},
+			want: Extensions{},
+		},
+		{
 			name: "bad SIZE figure",
 			rep:  Reply{Code: 250, Lines: []string{"hi", "SIZE lots"}},
 			want: Extensions{Size: true},
