@@ -1,0 +1,250 @@
+package smtpfeed
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"smtpfeed/proto/smtp"
+	"smtpfeed/reactor"
+)
+
+// DefaultConnectTimeout is the classic TCP connect timeout the paper
+// measures its gains against (§3.3): an unreachable host costs this once,
+// after which the reachability cache remembers it.
+const DefaultConnectTimeout = 75 * time.Second
+
+// readBufferSize bounds one read: a pipelined group's replies for 100
+// recipients are a few kilobytes.
+const readBufferSize = 16 << 10
+
+// connState is where a connection's socket is.
+type connState uint8
+
+const (
+	connConnecting connState = iota // non-blocking connect in flight; waiting for writable
+	connOpen                        // connected; the SMTP machine runs
+	connClosed                      // socket closed
+)
+
+func (s connState) String() string {
+	switch s {
+	case connConnecting:
+		return "connecting"
+	case connOpen:
+		return "open"
+	case connClosed:
+		return "closed"
+	}
+	return "invalid"
+}
+
+// ConnConfig is what every SMTP connection shares.
+type ConnConfig struct {
+	SMTP           smtp.Config
+	ConnectTimeout time.Duration // 0: DefaultConnectTimeout
+	Source         netip.Addr    // local address to connect from; invalid: any
+}
+
+// ConnHandlers are the engine's callbacks, all run on the loop.
+type ConnHandlers struct {
+	// Results hands over recipients whose fate at this host is known.
+	Results func(c *Conn, rs []smtp.Result)
+	// Idle: every transaction added is done; add another, Quit or Close.
+	Idle func(c *Conn)
+	// Closed: the socket is gone. err is why the session ended early,
+	// nil after QUIT.
+	Closed func(c *Conn, err error)
+}
+
+// Conn is one SMTP connection: a socket in the loop driving a proto/smtp
+// machine, with the connect timeout the machine does not know about.
+type Conn struct {
+	Host string         // the MX host's name, for errors and logs
+	Addr netip.AddrPort // where it connects
+	// Opened is when the connect completed; LastUsed when the last
+	// transaction on it ended. The pool evicts by LastUsed.
+	Opened, LastUsed time.Time
+
+	loop  *reactor.Loop
+	fd    int
+	st    connState
+	m     *smtp.Client
+	timer *reactor.Timer
+	h     ConnHandlers
+	cfg   ConnConfig
+	buf   []byte
+	err   error
+}
+
+// DialSMTP starts connecting to addr. Transactions may be added at once;
+// they go out once the session is open.
+func DialSMTP(loop *reactor.Loop, host string, addr netip.AddrPort, cfg ConnConfig, h ConnHandlers) (*Conn, error) {
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	fd, err := reactor.DialTCP(addr, cfg.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%s[%s]: %w", host, addr.Addr(), err)
+	}
+	now := loop.Now()
+	c := &Conn{Host: host, Addr: addr, loop: loop, fd: fd, h: h, cfg: cfg, m: smtp.NewClient(cfg.SMTP, now)}
+	if err := loop.Register(fd, reactor.Writable, c.ready); err != nil {
+		loop.Close(fd)
+		return nil, fmt.Errorf("%s[%s]: %w", host, addr.Addr(), err)
+	}
+	c.timer = loop.AddTimer(now.Add(cfg.ConnectTimeout), c.expired)
+	return c, nil
+}
+
+// String names the connection as logs do: host[address]:port.
+func (c *Conn) String() string { return fmt.Sprintf("%s[%s]:%d", c.Host, c.Addr.Addr(), c.Addr.Port()) }
+
+// Add queues a transaction on the connection.
+func (c *Conn) Add(tx *smtp.Transaction) {
+	c.m.Add(tx)
+	c.progress(c.loop.Now())
+}
+
+// Quit ends the session with QUIT once it is idle.
+func (c *Conn) Quit() {
+	c.m.Quit()
+	c.progress(c.loop.Now())
+}
+
+// Idle reports a session with nothing outstanding.
+func (c *Conn) Idle() bool { return c.st == connOpen && c.m.Idle() }
+
+// Reusable reports whether another transaction may use the connection.
+func (c *Conn) Reusable() bool { return c.st != connClosed && c.m.Reusable() }
+
+// Extensions reports what the server advertised.
+func (c *Conn) Extensions() smtp.Extensions { return c.m.Extensions() }
+
+// Close drops the connection at once: the pool's eviction, or shutdown.
+// Recipients still in flight are handed back as next-host.
+func (c *Conn) Close(why error) {
+	if c.st == connClosed {
+		return
+	}
+	if why == nil {
+		why = errors.New("connection closed by smtpfeed")
+	}
+	c.m.Lost(why)
+	c.progress(c.loop.Now())
+}
+
+// ready is the loop's handler for the socket.
+func (c *Conn) ready(now time.Time, ev reactor.Events) {
+	switch c.st {
+	case connConnecting:
+		if err := reactor.ConnectResult(c.fd); err != nil {
+			c.m.ConnectFailed(fmt.Errorf("connect to %s: %w", c, err))
+			break
+		}
+		c.st = connOpen
+		c.Opened, c.LastUsed = now, now
+		c.buf = make([]byte, readBufferSize)
+		c.m.Connected(now)
+	case connOpen:
+		if ev&reactor.Readable != 0 {
+			c.read(now)
+		}
+	}
+	c.progress(now)
+}
+
+func (c *Conn) read(now time.Time) {
+	n, err := reactor.Read(c.fd, c.buf)
+	if n > 0 {
+		c.m.Feed(c.buf[:n], now)
+	}
+	if err != nil {
+		c.m.Lost(err)
+	}
+}
+
+// progress writes what the machine has to say, passes on results, and
+// sets the socket's interest and the timer from the machine's state. It
+// writes at once rather than waiting for writability: the socket almost
+// always takes a command group whole, which saves a poll per round trip.
+func (c *Conn) progress(now time.Time) {
+	if c.st == connOpen && !c.m.Done() {
+		c.flush(now)
+	}
+	if rs := c.m.Results(); len(rs) > 0 && c.h.Results != nil {
+		c.h.Results(c, rs)
+	}
+	if c.st == connClosed {
+		return
+	}
+	if c.m.Done() {
+		c.close(c.m.Err())
+		return
+	}
+	if c.st == connOpen && c.m.Idle() {
+		c.LastUsed = now
+		if c.h.Idle != nil {
+			c.h.Idle(c)
+			if c.st == connClosed || c.m.Done() {
+				c.progress(now)
+				return
+			}
+		}
+	}
+	c.arm()
+}
+
+func (c *Conn) flush(now time.Time) {
+	out := c.m.Output()
+	if len(out) == 0 {
+		return
+	}
+	n, err := reactor.WriteSegments(c.fd, out)
+	if n > 0 {
+		c.m.Wrote(n, now)
+	}
+	if err != nil {
+		c.m.Lost(err)
+	}
+}
+
+// arm sets what the socket is watched for and when the timer fires.
+func (c *Conn) arm() {
+	ev := reactor.Readable
+	if c.st == connConnecting || len(c.m.Output()) > 0 {
+		ev |= reactor.Writable
+	}
+	c.loop.Modify(c.fd, ev)
+	if c.st == connConnecting {
+		return // the connect timer stands
+	}
+	if d := c.m.Deadline(); !d.IsZero() {
+		c.loop.ResetTimer(c.timer, d)
+	} else {
+		c.loop.StopTimer(c.timer)
+	}
+}
+
+func (c *Conn) expired(now time.Time) {
+	if c.st == connConnecting {
+		c.m.ConnectFailed(fmt.Errorf("connect to %s: %w", c, errConnectTimeout))
+	} else {
+		c.m.Timeout(now)
+	}
+	c.progress(now)
+}
+
+var errConnectTimeout = errors.New("connection timed out")
+
+func (c *Conn) close(err error) {
+	c.st = connClosed
+	c.err = err
+	c.loop.StopTimer(c.timer)
+	c.loop.Close(c.fd)
+	c.buf = nil
+	if c.h.Closed != nil {
+		c.h.Closed(c, err)
+	}
+}
