@@ -35,6 +35,11 @@ before the ready line; with -gen-only simnet exits after writing them.
 -demo starts a small world (1000 domains, 100 hosts, free ports unless set),
 queries and delivers to it as a client would, prints what it got and exits.
 
+-drop-burst models a server that drops queries under a burst: of the UDP
+queries arriving beyond LIMIT within one WINDOW, a SHARE is dropped
+unanswered ("200/10ms:0.5"); a stream paced under LIMIT per WINDOW loses
+none. The report counts them in dns_dropped.
+
 Domain and host knobs take a fraction (0 < v < 1) or a count (v >= 1).
 
 flags:
@@ -56,6 +61,7 @@ func main() {
 	fs.DurationVar(&cfg.RTTMax, "rtt-max", cfg.RTTMax, "if above -rtt, each host's RTT is uniform in [rtt, rtt-max]")
 	fs.DurationVar(&cfg.DNSDelay, "dns-delay", cfg.DNSDelay, "delay before each DNS answer")
 	fs.Float64Var(&cfg.DNSDelayShare, "dns-delay-share", cfg.DNSDelayShare, "domains whose names are delayed (0: every name)")
+	dropBurst := fs.String("drop-burst", "", "LIMIT[/WINDOW]:SHARE, e.g. 200/10ms:0.5: drop SHARE of the UDP queries beyond LIMIT per WINDOW (default 10ms), as a server whose socket buffer overflows")
 	knobs := []struct {
 		p    *float64
 		name string
@@ -105,6 +111,9 @@ func main() {
 		fail(fmt.Errorf("-first-host %q: %w", *first, err))
 	}
 	cfg.FirstHostAddr = a
+	if err := sim.ParseDropBurst(*dropBurst, &cfg); err != nil {
+		fail(err)
+	}
 
 	if *demo {
 		set := map[string]bool{}

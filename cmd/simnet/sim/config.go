@@ -38,6 +38,14 @@ type Config struct {
 	DNSDelay      time.Duration
 	DNSDelayShare float64
 
+	// DropBurst (-drop-burst) models a server whose socket buffer
+	// overflows: of the UDP queries arriving beyond BurstLimit within one
+	// BurstWindow, a share BurstDropShare is dropped unanswered. A stream
+	// paced at BurstLimit per BurstWindow loses nothing. 0: off.
+	BurstLimit     int
+	BurstWindow    time.Duration
+	BurstDropShare float64
+
 	// Host kinds: fractions or counts of Hosts. A dead host's connect hangs,
 	// a refusing host's connect gets ECONNREFUSED. At least one of each is
 	// made when a domain kind needs it.
@@ -112,6 +120,9 @@ func (c Config) withDefaults() Config {
 	if c.RTTMax < c.RTT {
 		c.RTTMax = c.RTT
 	}
+	if c.BurstWindow <= 0 {
+		c.BurstWindow = DefaultBurstWindow
+	}
 	return c
 }
 
@@ -141,6 +152,9 @@ func (c Config) validate() error {
 		if v < 0 || math.IsNaN(v) {
 			return fmt.Errorf("sim: knob %s=%v must be >= 0", name, v)
 		}
+	}
+	if c.BurstLimit < 0 || c.BurstDropShare < 0 || c.BurstDropShare > 1 || math.IsNaN(c.BurstDropShare) {
+		return fmt.Errorf("sim: burst limit %d must be >= 0 and drop share %v in [0,1]", c.BurstLimit, c.BurstDropShare)
 	}
 	if c.RTT < 0 || c.DNSDelay < 0 {
 		return fmt.Errorf("sim: rtt %v and dns delay %v must be >= 0", c.RTT, c.DNSDelay)

@@ -48,12 +48,15 @@ type Report struct {
 	Transactions int `json:"transactions"`
 	// RcptsPerTransaction is a histogram: accepted recipients -> number
 	// of transactions with that many.
-	RcptsPerTransaction map[int]int     `json:"rcpts_per_transaction"`
-	Deliveries          []Delivery      `json:"deliveries"`
-	DNSQueries          []DNSCount      `json:"dns_queries"`
-	DNSQueriesTotal     int             `json:"dns_queries_total"`
-	Duplicates          []Duplicate     `json:"duplicates"`
-	Expected            map[Outcome]int `json:"expected"`
+	RcptsPerTransaction map[int]int `json:"rcpts_per_transaction"`
+	Deliveries          []Delivery  `json:"deliveries"`
+	DNSQueries          []DNSCount  `json:"dns_queries"`
+	DNSQueriesTotal     int         `json:"dns_queries_total"`
+	// DNSDropped counts the UDP queries dropped by Config.BurstLimit
+	// (counted in DNSQueries too: they arrived).
+	DNSDropped int             `json:"dns_dropped"`
+	Duplicates []Duplicate     `json:"duplicates"`
+	Expected   map[Outcome]int `json:"expected"`
 	// Delivered counts distinct recipients delivered at least once;
 	// Missing the recipients expected delivered that were not.
 	Delivered    int           `json:"delivered"`
@@ -121,6 +124,7 @@ type stats struct {
 	hist       map[int]int
 	deliveries []delivery
 	dns        map[dnsKey]int
+	dropped    int
 }
 
 func newStats() *stats {
@@ -136,6 +140,12 @@ func (s *stats) markStart() {
 func (s *stats) dnsQuery(name, qtype, transport string) {
 	s.mu.Lock()
 	s.dns[dnsKey{name, qtype, transport}]++
+	s.mu.Unlock()
+}
+
+func (s *stats) dnsDrop() {
+	s.mu.Lock()
+	s.dropped++
 	s.mu.Unlock()
 }
 
@@ -175,6 +185,7 @@ func (s *stats) report(w *World) Report {
 		Duplicates:          []Duplicate{},
 		Expected:            w.Expected(),
 		Bound:               w.MaxBound(),
+		DNSDropped:          s.dropped,
 	}
 	for h, n := range s.conns {
 		r.ConnectionsPerHost[h] = n
