@@ -184,8 +184,10 @@ func TestForgedRepliesDropped(t *testing.T) {
 			t.Errorf("LookupMX(%q) = %s, want %s", d, g, want)
 		}
 	}
-	if st := h.r.Stats(); int32(st.Mismatched) < 3*forged.Load() || forged.Load() == 0 || st.UDPSent != 3 {
-		t.Errorf("stats = %+v after %d forgery rounds, want >= 3 mismatched per round and 3 datagrams sent", st, forged.Load())
+	// Each datagram sent drew a forgery round (retransmissions on a
+	// loaded machine draw more); the forgeries were all dropped.
+	if st := h.r.Stats(); int32(st.Mismatched) < 3*forged.Load() || forged.Load() == 0 || st.Queries != 3 || st.UDPSent < 3 {
+		t.Errorf("stats = %+v after %d forgery rounds, want >= 3 mismatched per round and 3 questions", st, forged.Load())
 	}
 }
 

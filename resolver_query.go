@@ -19,7 +19,7 @@ import (
 type qstate uint8
 
 const (
-	qWaiting qstate = iota // held back by MaxOutstanding
+	qWaiting qstate = iota // held back by the window
 	qUDP                   // tries sent over UDP; waiting for an answer or the retransmission timer
 	qTCP                   // asking over TCP after a truncated answer
 	qDone                  // answered, failed or timed out; sockets closed
@@ -29,11 +29,11 @@ var qstateNames = [...]string{"waiting", "udp", "tcp", "done"}
 
 func (s qstate) String() string { return qstateNames[s] }
 
-// try is one UDP datagram sent: its own connected socket (so a random
-// source port, and the kernel drops datagrams from any other source) and
-// its own ID (so its round trip is unambiguous).
+// try is one UDP datagram sent: its socket (shared, resolver_socket.go)
+// and its own ID, unique on that socket, so its round trip is
+// unambiguous.
 type try struct {
-	fd   int
+	sock *udpSocket
 	id   uint16
 	srv  int
 	sent time.Time
@@ -109,6 +109,9 @@ func (qq *query) onTimer(now time.Time) {
 		qq.startTCP(now, qq.nextServer(now))
 		return
 	}
+	if n := len(qq.open); n > 0 {
+		qq.r.lost(qq.open[n-1].sent, now)
+	}
 	qq.sendUDP(now)
 }
 
@@ -130,75 +133,84 @@ func (qq *query) sendUDP(now time.Time) {
 	idx, srv := r.pick(qq, now)
 	qq.tries++
 	qq.arm(now, srv.rto(qq.tries, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
-	id := r.newID()
+	u, err := r.socketFor(idx)
+	if err != nil {
+		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
+		return // the timer tries again
+	}
+	id := r.newTryID(u)
 	pkt, err := resolv.Pack(id, qq.q)
 	if err != nil {
 		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
 		return
 	}
-	fd, err := reactor.DialUDP(srv.addr, netip.Addr{})
-	if err != nil {
+	if _, err := reactor.Write(u.fd, pkt); err != nil {
+		// A connected UDP socket reports an earlier ICMP error on the
+		// next send too: the server is not there for any try on it.
 		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
+		qq.markFailed(idx)
+		r.socketFailed(now, u, err)
 		return // the timer tries again
 	}
-	t := try{fd: fd, id: id, srv: idx, sent: now}
-	if err := r.loop.Register(fd, reactor.Readable, func(now time.Time, _ reactor.Events) { qq.onUDP(now, t) }); err != nil {
-		unix.Close(fd)
-		qq.lastErr = err.Error()
-		return
-	}
-	if _, err := reactor.Write(fd, pkt); err != nil {
-		r.loop.Close(fd)
-		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
-		return
-	}
 	r.stats.UDPSent++
-	qq.open = append(qq.open, t)
+	r.sent(u, id, qq)
+	qq.open = append(qq.open, try{sock: u, id: id, srv: idx, sent: now})
 	if len(qq.open) > maxOpenTries {
-		r.loop.Close(qq.open[0].fd)
+		r.forget(qq.open[0].sock, qq.open[0].id)
 		qq.open = append(qq.open[:0], qq.open[1:]...)
 	}
 }
 
-// onUDP reads one datagram on a try's socket.
-func (qq *query) onUDP(now time.Time, t try) {
+// onUDP takes a datagram that arrived on socket u with the ID of one of
+// the query's tries.
+func (qq *query) onUDP(now time.Time, u *udpSocket, id uint16, pkt []byte) {
 	r := qq.r
-	srv := r.servers[t.srv]
-	n, err := reactor.Read(t.fd, r.buf)
-	if err != nil {
-		// ECONNREFUSED: an ICMP port unreachable, nobody serves there.
-		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
-		srv.avoidUntil = now.Add(avoidFor)
-		qq.markFailed(t.srv)
-		qq.dropTry(t.fd)
-		if len(qq.open) == 0 && !qq.allFailed() {
-			qq.sendUDP(now)
+	var t try
+	for _, o := range qq.open {
+		if o.sock == u && o.id == id {
+			t = o
 		}
+	}
+	if t.sock == nil {
+		r.stats.Mismatched++
 		return
 	}
-	if n == 0 {
-		return
-	}
-	ans, err := resolv.Parse(r.buf[:n], t.id, qq.q)
+	ans, err := resolv.Parse(pkt, t.id, qq.q)
 	if err != nil {
 		r.stats.Mismatched++
 		return
 	}
+	srv := r.servers[t.srv]
 	first := !srv.measured
 	srv.sample(now.Sub(t.sent))
 	if first {
 		r.rearm(t.srv, now)
 	}
+	r.win.answered(now.Sub(t.sent))
 	qq.answered(now, ans, t.srv, false)
 }
 
-func (qq *query) dropTry(fd int) {
-	for i, t := range qq.open {
-		if t.fd == fd {
-			qq.r.loop.Close(fd)
-			qq.open = append(qq.open[:i], qq.open[i+1:]...)
-			return
+// dropTry forgets the query's tries on socket u, which failed.
+func (qq *query) dropTry(u *udpSocket) {
+	kept := qq.open[:0]
+	for _, t := range qq.open {
+		if t.sock != u {
+			kept = append(kept, t)
 		}
+	}
+	qq.open = kept
+}
+
+// refused acts on a server that is not there for this query (an ICMP
+// port unreachable): another server is asked at once, if any is left.
+func (qq *query) refused(now time.Time, idx int, why string) {
+	if qq.state != qUDP {
+		return
+	}
+	qq.lastErr = why
+	qq.markFailed(idx)
+	if len(qq.open) == 0 && !qq.allFailed() {
+		qq.sendUDP(now)
 	}
 }
 
@@ -269,7 +281,7 @@ func (qq *query) closeAll() {
 
 func (qq *query) closeUDP() {
 	for _, t := range qq.open {
-		qq.r.loop.Close(t.fd)
+		qq.r.forget(t.sock, t.id)
 	}
 	qq.open = nil
 }
@@ -288,8 +300,10 @@ func (qq *query) startTCP(now time.Time, idx int) {
 	srv := r.servers[idx]
 	qq.state = qTCP
 	qq.tries++
-	// A TCP exchange costs a handshake and a query: two round trips.
-	qq.arm(now, 2*srv.rto(qq.tries, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
+	// TCP retransmits by itself: asking again only helps when the server
+	// is gone, so the wait is the ceiling, not a multiple of the measured
+	// UDP round trip (a loaded machine would ask twice for nothing).
+	qq.arm(now, r.cfg.RetransmitCeiling)
 	id := r.newID()
 	pkt, err := resolv.Pack(id, qq.q)
 	if err != nil {

@@ -42,11 +42,13 @@ type nameServer struct {
 	rttvar     time.Duration
 	measured   bool
 	avoidUntil time.Time
+	socks      []*udpSocket // UDP sockets in rotation (resolver_socket.go)
+	next       int          // the socket the last try went out on
 }
 
 // sample folds one round trip into the estimate (RFC 6298 §2). Each try
-// has its own socket and ID, so a sample is never ambiguous (Karn's
-// problem does not arise).
+// has its own ID, unique on its socket, so a sample is never ambiguous
+// (Karn's problem does not arise).
 func (s *nameServer) sample(rtt time.Duration) {
 	if !s.measured {
 		s.srtt, s.rttvar, s.measured = rtt, rtt/2, true

@@ -32,7 +32,11 @@ func domainNames(w *sim.World) []string {
 func TestSimSharedHosts(t *testing.T) {
 	cfg := sim.Config{Seed: 3, Domains: 10000, Hosts: 1000, Users: 1, Share: 0.3, SecondMX: 0.5}
 	s := startSim(t, cfg)
-	h := newHarness(t, nil, ResolverConfig{Servers: []netip.AddrPort{s.DNSAddr()}, IPv4Only: true, Timeout: 20 * time.Second})
+	// The window is held at 256: with no delay, a larger one queues
+	// answers behind the in-process server for more than the 20 ms
+	// retransmission floor, and spurious retransmissions are not what
+	// this test is about (see the report of issue 3).
+	h := newHarness(t, nil, ResolverConfig{Servers: []netip.AddrPort{s.DNSAddr()}, IPv4Only: true, Timeout: 20 * time.Second, MaxOutstanding: 256})
 	got := h.lookupAll(domainNames(s.World), 40*time.Second, 0)
 	rep := s.Report()
 	for _, d := range s.World.Domains {
@@ -40,20 +44,42 @@ func TestSimSharedHosts(t *testing.T) {
 		if res.Fail != nil {
 			t.Fatalf("LookupMX(%q) = %v, want hosts", d.Name, res.Fail)
 		}
-		if want := d.MXHosts()[0]; res.Hosts[0].Addrs[0].Addr != want.Addr && res.Hosts[0].Pref == uint16(d.MX[0].Pref) && len(d.MX) == 1 {
-			t.Errorf("LookupMX(%q) = %v, want %v", d.Name, res.Hosts, want.Addr)
+		want := d.MXHosts()
+		if len(res.Hosts) != len(want) {
+			t.Errorf("LookupMX(%q) = %v, want %d hosts", d.Name, res.Hosts, len(want))
+			continue
+		}
+		for _, got := range res.Hosts {
+			var w *sim.Host
+			for _, h := range want {
+				if h.Name == got.Name {
+					w = h
+				}
+			}
+			if w == nil || len(got.Addrs) != 1 || got.Addrs[0].Addr != w.Addr {
+				t.Errorf("LookupMX(%q) host %s = %v, want the world's address of %s", d.Name, got.Name, addrsOf(got), got.Name)
+			}
 		}
 	}
+	// One question per distinct (name, type); the server may see a
+	// question more than once only as a retransmission the resolver
+	// counted (a loaded machine, -race, can make the 20 ms floor fire).
+	st := h.r.Stats()
+	if st.Queries != len(s.World.Domains) {
+		t.Errorf("distinct questions = %d, want %d (one MX per domain)", st.Queries, len(s.World.Domains))
+	}
+	names := map[string]bool{}
 	for _, c := range rep.DNSQueries {
-		if c.Count != 1 {
-			t.Errorf("queries for %s %s over %s = %d, want 1", c.Name, c.Type, c.Transport, c.Count)
+		if c.Type != "MX" {
+			t.Errorf("%s query for %s: want only MX queries, addresses come in the additional section", c.Type, c.Name)
 		}
-		if c.Type == "A" {
-			t.Errorf("A query for %s, whose address came in an additional section", c.Name)
-		}
+		names[c.Name] = true
 	}
-	if rep.DNSQueriesTotal != len(s.World.Domains) {
-		t.Errorf("queries = %d, want %d (one MX per domain)", rep.DNSQueriesTotal, len(s.World.Domains))
+	if len(names) != len(s.World.Domains) {
+		t.Errorf("server saw %d distinct names, want %d", len(names), len(s.World.Domains))
+	}
+	if sent := st.UDPSent + st.TCPSent; rep.DNSQueriesTotal != sent {
+		t.Errorf("server saw %d queries, resolver sent %d", rep.DNSQueriesTotal, sent)
 	}
 }
 
@@ -103,4 +129,25 @@ func TestSimWorld(t *testing.T) {
 	if elapsed > 3*2*time.Second {
 		t.Errorf("world resolved in %v, want about one 2s timeout", elapsed)
 	}
+}
+
+// TestSimDropBurst: 10,000 domains asked of a server that drops half the
+// queries beyond 200 per 10 ms all resolve, through retransmission and
+// the window's backing off.
+func TestSimDropBurst(t *testing.T) {
+	cfg := sim.Config{Seed: 9, Domains: 10000, Hosts: 1000, Users: 1, SecondMX: 0.5,
+		BurstLimit: 200, BurstWindow: 10 * time.Millisecond, BurstDropShare: 0.5}
+	s := startSim(t, cfg)
+	h := newHarness(t, nil, ResolverConfig{Servers: []netip.AddrPort{s.DNSAddr()}, IPv4Only: true, Timeout: 30 * time.Second})
+	got := h.lookupAll(domainNames(s.World), 50*time.Second, 0)
+	for _, d := range s.World.Domains {
+		if res := got[d.Name]; res.Fail != nil || len(res.Hosts) == 0 || len(res.Hosts[0].Addrs) == 0 {
+			t.Fatalf("LookupMX(%q) = %v %v, want hosts with addresses", d.Name, res.Fail, res.Hosts)
+		}
+	}
+	rep := s.Report()
+	if rep.DNSDropped == 0 {
+		t.Errorf("server dropped nothing: the test no longer tests loss")
+	}
+	t.Logf("dropped %d, stats %+v", rep.DNSDropped, h.r.Stats())
 }
