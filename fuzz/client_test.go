@@ -3,6 +3,7 @@ package fuzz
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,9 @@ func sessionCheck(fail func(string, ...any), server []byte, splits []byte, nrcpt
 			c.Wrote(sum, now)
 			results = append(results, c.Results()...)
 		}
-		for _, s := range append(splits, 255) {
+		// The fuzzer may hand in splits sharing memory with server: clone
+		// before appending, or the append overwrites the input.
+		for _, s := range append(slices.Clone(splits), 255) {
 			if fed >= len(server) {
 				break
 			}

@@ -1,0 +1,107 @@
+package lmtp
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Rcpt is one accepted recipient.
+type Rcpt struct {
+	Path Path
+	Raw  string // the path as given in RCPT TO, brackets included
+}
+
+// Message is one complete transaction, read to its final dot.
+type Message struct {
+	Seq      int    // 1, 2, ... within the session, counting messages handed out
+	From     Path   // the reverse path; Null for <>
+	Rcpts    []Rcpt // accepted recipients, in RCPT order: Answer's i indexes this
+	Data     []byte // the content, un-dot-stuffed: every byte between the 354 and the final dot
+	EightBit bool   // BODY=8BITMIME given
+	SMTPUTF8 bool   // SMTPUTF8 given: pass it on, or bounce with 553 5.6.7
+}
+
+// Errors from Answer. In each case the answer is ignored.
+var (
+	ErrNotCurrent = errors.New("lmtp: answer for a message that is not awaiting answers")
+	ErrAnswered   = errors.New("lmtp: recipient already answered")
+	ErrNoRcpt     = errors.New("lmtp: no such recipient")
+)
+
+// endData ends the message at its final dot: handed out for delivery, or
+// refused for every recipient if it was too big.
+func (s *Session) endData() {
+	if s.body.over() {
+		n := len(s.tx.rcpts)
+		s.to(stateIdle)
+		for range n {
+			s.reply(552, "5.3.4", "message exceeds fixed limit of "+strconv.FormatInt(s.cfg.MaxSize, 10)+" octets")
+		}
+		return
+	}
+	s.seq++
+	m := &Message{
+		Seq:      s.seq,
+		From:     s.tx.from,
+		Rcpts:    s.tx.rcpts,
+		Data:     s.body.data,
+		EightBit: s.tx.eightBit,
+		SMTPUTF8: s.tx.smtpUTF8,
+	}
+	if m.Data == nil {
+		m.Data = []byte{}
+	}
+	s.to(stateAnswer)
+	s.ready, s.cur = m, m
+	s.answers = make([]Reply, len(m.Rcpts))
+	s.answered = make([]bool, len(m.Rcpts))
+	s.owed, s.written = len(m.Rcpts), 0
+	s.body = body{}
+}
+
+// Next hands out the message read to its final dot, once. There is at
+// most one: no command is read until all its answers are given.
+func (s *Session) Next() (*Message, bool) {
+	m := s.ready
+	s.ready = nil
+	return m, m != nil
+}
+
+// Answer gives recipient i of m its final reply. Answers may come in any
+// order; each is written as soon as it and every earlier one is known.
+// A reply that is not a final one is sanitized (see sanitize) rather than
+// refused, so every recipient gets exactly one. Answer ignores, with an
+// error, a message not awaiting answers, an i out of range, and a second
+// answer for the same i.
+func (s *Session) Answer(m *Message, i int, r Reply) error {
+	if m == nil || m != s.cur {
+		return ErrNotCurrent
+	}
+	if i < 0 || i >= len(s.answers) {
+		return fmt.Errorf("%w: %d of %d", ErrNoRcpt, i, len(s.answers))
+	}
+	if s.answered[i] {
+		return fmt.Errorf("%w: %d %s", ErrAnswered, i, m.Rcpts[i].Path)
+	}
+	s.answers[i], s.answered[i] = sanitize(r), true
+	s.owed--
+	for s.written < len(s.answers) && s.answered[s.written] {
+		s.out.reply(s.answers[s.written])
+		s.written++
+	}
+	if s.owed == 0 {
+		s.ready = nil
+		s.to(stateIdle)
+		s.run()
+	}
+	return nil
+}
+
+// Pending is how many answers the current message is still owed.
+func (s *Session) Pending() int {
+	if s.cur == nil {
+		return 0
+	}
+	return s.owed
+}

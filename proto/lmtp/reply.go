@@ -1,0 +1,108 @@
+package lmtp
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Reply is one single-line reply: a recipient's final answer, or the
+// session's own.
+type Reply struct {
+	Code     int    // three digits
+	Enhanced string // RFC 3463 code, "2.0.0"; "" for none
+	Text     string
+}
+
+func (r Reply) String() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(r.Code))
+	for _, part := range []string{r.Enhanced, r.Text} {
+		if part != "" {
+			b.WriteByte(' ')
+			b.WriteString(part)
+		}
+	}
+	return b.String()
+}
+
+// sanitize makes a recipient's answer fit to write, whatever the driver
+// passed: a final code (2xx, 4xx or 5xx; anything else becomes 451
+// 4.3.0), an enhanced code of the same class (RFC 2034 requires one once
+// ENHANCEDSTATUSCODES is advertised: a missing or mismatched one becomes
+// class.0.0), and printable text short enough for one line.
+func sanitize(r Reply) Reply {
+	c := r.Code
+	if c < 200 || c > 599 || c/100 == 3 || c/10%10 > 5 {
+		return Reply{Code: 451, Enhanced: "4.3.0", Text: "local error: invalid reply " + strconv.Itoa(c) + " for this recipient"}
+	}
+	if !validEnhanced(r.Enhanced, c/100) {
+		r.Enhanced = strconv.Itoa(c/100) + ".0.0"
+	}
+	r.Text = printable(r.Text, maxReplyText)
+	return r
+}
+
+// validEnhanced reports class.subject.detail with the given class and one
+// to three digits in subject and detail (RFC 3463 §2).
+func validEnhanced(s string, class int) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 || parts[0] != strconv.Itoa(class) {
+		return false
+	}
+	for _, p := range parts[1:] {
+		if len(p) < 1 || len(p) > 3 || !digits(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// printable replaces every byte outside printable ASCII with '?' and cuts
+// s to at most limit bytes, ending in "..." when cut.
+func printable(s string, limit int) string {
+	cut := len(s) > limit
+	if cut {
+		s = s[:max(limit-3, 0)]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	if cut {
+		b = append(b, "..."...)
+	}
+	return string(b)
+}
+
+// output is the session's unwritten replies.
+type output struct {
+	buf []byte
+	off int // bytes of buf already written
+}
+
+func (o *output) pending() int { return len(o.buf) - o.off }
+
+func (o *output) bytes() []byte { return o.buf[o.off:] }
+
+// line queues one reply line and its CRLF.
+func (o *output) line(s string) {
+	o.buf = append(o.buf, s...)
+	o.buf = append(o.buf, '\r', '\n')
+}
+
+func (o *output) reply(r Reply) { o.line(r.String()) }
+
+func (o *output) advance(n int) {
+	o.off += min(max(n, 0), o.pending())
+	switch {
+	case o.off == len(o.buf) && cap(o.buf) > 1<<20:
+		o.buf, o.off = nil, 0 // a long run of answers: let its array go
+	case o.off == len(o.buf):
+		o.buf, o.off = o.buf[:0], 0
+	case o.off > 4096 && o.off > len(o.buf)/2:
+		o.buf = append(o.buf[:0], o.buf[o.off:]...)
+		o.off = 0
+	}
+}
