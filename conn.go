@@ -51,6 +51,8 @@ type ConnConfig struct {
 type ConnHandlers struct {
 	// Results hands over recipients whose fate at this host is known.
 	Results func(c *Conn, rs []smtp.Result)
+	// Opened: the connect succeeded (the session has not greeted yet).
+	Opened func(c *Conn)
 	// Idle: every transaction added is done; add another, Quit or Close.
 	Idle func(c *Conn)
 	// Closed: the socket is gone. err is why the session ended early,
@@ -113,6 +115,9 @@ func (c *Conn) Quit() {
 	c.progress(c.loop.Now())
 }
 
+// Connecting reports a connect still in flight.
+func (c *Conn) Connecting() bool { return c.st == connConnecting }
+
 // Idle reports a session with nothing outstanding.
 func (c *Conn) Idle() bool { return c.st == connOpen && c.m.Idle() }
 
@@ -147,6 +152,9 @@ func (c *Conn) ready(now time.Time, ev reactor.Events) {
 		c.Opened, c.LastUsed = now, now
 		c.buf = make([]byte, readBufferSize)
 		c.m.Connected(now)
+		if c.h.Opened != nil {
+			c.h.Opened(c)
+		}
 	case connOpen:
 		if ev&reactor.Readable != 0 {
 			c.read(now)

@@ -1,0 +1,288 @@
+package smtpfeed
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"smtpfeed/proto/smtp"
+	"smtpfeed/reactor"
+)
+
+// dest is one mail server address and its one connection: recipients of
+// every message and every domain whose current MX host is there wait here
+// and share its transactions (piggybacking, paper §3.2). Keying by address
+// rather than by name lets domains share a server whatever name their MX
+// records (or their own A records, for an implicit MX) call it by.
+type dest struct {
+	e        *Engine
+	name     string     // the first MX name seen for the address, for logs
+	addr     netip.Addr // where it connects
+	waiting  []*rcpt    // not yet handed to the connection
+	conn     *Conn
+	carried  bool // conn has finished a transaction: a failure may be a stale connection
+	inflight map[*smtp.Transaction]*batch
+	grace    *reactor.Timer
+	idle     *reactor.Timer
+	pending  *reactor.Timer // the end-of-pass flush
+	queued   bool           // waiting in the pool for a connection slot
+}
+
+// batch is the recipients of one transaction.
+type batch struct {
+	j       *job
+	rcpts   []*rcpt
+	results int
+}
+
+// reachable reports whether the address has an open connection or is not
+// known to be down.
+func (d *dest) reachable() bool { return d.conn != nil || !d.e.isDown(d.addr) }
+
+// downReason says why the address is skipped.
+func (d *dest) downReason() string {
+	if why, down := d.e.down.IsDown(d.addr, d.e.loop.Now()); down {
+		return fmt.Sprintf("%s[%s]: %s", d.name, d.addr, why.Why)
+	}
+	return fmt.Sprintf("%s[%s]: failed", d.name, d.addr)
+}
+
+// add queues a recipient. An open connection takes it at once; otherwise
+// the connection starts when no running lookup can add more recipients,
+// or after the grace period.
+func (d *dest) add(r *rcpt) {
+	d.waiting = append(d.waiting, r)
+	if d.conn == nil || d.conn.Connecting() {
+		r.tentative()
+	}
+	switch {
+	case d.conn != nil:
+		// Recipients routed in the same pass share one transaction: the
+		// flush waits for the end of the pass.
+		if d.pending == nil || !d.pending.Pending() {
+			d.pending = d.e.loop.AddTimer(d.e.loop.Now(), func(time.Time) {
+				if d.conn != nil && d.conn.Reusable() {
+					d.flush()
+				}
+			})
+		}
+	case d.e.canStart(d.addr):
+		d.start()
+	case d.grace == nil:
+		d.grace = d.e.loop.AddTimer(d.e.loop.Now().Add(d.e.cfg.Grace), func(time.Time) { d.start() })
+	}
+}
+
+// start opens a connection for the waiting recipients, or hands them to
+// the open one.
+func (d *dest) start() {
+	if d.grace != nil {
+		d.e.loop.StopTimer(d.grace)
+		d.grace = nil
+	}
+	if len(d.waiting) == 0 || d.queued {
+		return
+	}
+	if d.conn != nil {
+		d.flush()
+		return
+	}
+	if d.e.isDown(d.addr) {
+		d.unreachable()
+		return
+	}
+	if !d.e.pool.acquire(d) {
+		return // started again when a slot frees
+	}
+	e := d.e
+	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Source: e.cfg.Source}
+	c, err := DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
+		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed})
+	if err != nil {
+		e.pool.release()
+		e.markDown(d.addr, err.Error())
+		d.unreachable()
+		return
+	}
+	e.stats.Connections++
+	d.conn, d.carried = c, false
+	d.flush()
+}
+
+// unreachable sends every waiting recipient on to its host's next
+// address or its next MX host.
+func (d *dest) unreachable() {
+	rs := d.waiting
+	d.waiting = nil
+	why := d.downReason()
+	for _, r := range rs {
+		if r.done {
+			continue
+		}
+		r.errs = append(r.errs, why)
+		r.next()
+		r.route()
+	}
+}
+
+// flush hands the waiting recipients to the connection: one transaction
+// per message (per domain too with -2); the client splits each into
+// transactions of at most R recipients, run one after another.
+func (d *dest) flush() {
+	if len(d.waiting) == 0 {
+		return
+	}
+	if d.idle != nil {
+		d.e.loop.StopTimer(d.idle)
+	}
+	groups := map[string]*batch{}
+	var order []string
+	for _, r := range d.waiting {
+		if r.done {
+			continue
+		}
+		key := fmt.Sprint(r.j.id)
+		if d.e.cfg.Apart {
+			key += "/" + r.domain
+		}
+		b := groups[key]
+		if b == nil {
+			b = &batch{j: r.j}
+			groups[key] = b
+			order = append(order, key)
+		}
+		b.rcpts = append(b.rcpts, r)
+	}
+	d.waiting = nil
+	for _, key := range order {
+		b := groups[key]
+		tx := &smtp.Transaction{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8}
+		for _, r := range b.rcpts {
+			tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: r.addr})
+		}
+		d.inflight[tx] = b
+		d.e.stats.Transactions++
+		if d.carried {
+			d.e.stats.Reused++
+		}
+		d.conn.Add(tx)
+	}
+}
+
+// opened: the connect succeeded, so its recipients no longer hold the
+// addresses they would fall back to.
+func (d *dest) opened(c *Conn) {
+	for _, b := range d.inflight {
+		for _, r := range b.rcpts {
+			r.settle()
+		}
+	}
+	for _, r := range d.waiting {
+		r.settle()
+	}
+}
+
+// results takes the fates the connection reports.
+func (d *dest) results(c *Conn, rs []smtp.Result) {
+	relay := relayName(d.name, c)
+	for _, res := range rs {
+		b := d.inflight[res.Tx]
+		if b == nil {
+			continue
+		}
+		b.results++
+		if b.results == len(b.rcpts) {
+			delete(d.inflight, res.Tx)
+		}
+		r := b.rcpts[res.Rcpt]
+		if r.done {
+			continue
+		}
+		if res.Status != smtp.NextHost {
+			r.finish(outcomeOf(res, relay))
+			continue
+		}
+		d.failed(c, r, res.Err)
+	}
+}
+
+// failed handles a recipient whose connection failed before its fate was
+// known. A connection that had carried transactions before may just have
+// gone stale while idle: its recipients try once more on a fresh one.
+// Otherwise the address goes into the reachability cache and the
+// recipient moves on: to the host's next address, or to its next MX,
+// joining whatever is already bound there (regrouping, paper §3.2).
+func (d *dest) failed(c *Conn, r *rcpt, err error) {
+	if d.conn == c {
+		d.conn = nil // the connection is going; nothing more goes on it
+		if !d.carried {
+			d.e.markDown(d.addr, errText(err))
+		}
+	}
+	r.errs = append(r.errs, fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err)))
+	if d.carried && !r.retried {
+		r.retried = true
+		d.add(r)
+		return
+	}
+	if !d.reachable() {
+		r.next()
+	}
+	r.route()
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "connection closed"
+	}
+	return err.Error()
+}
+
+// idled: the connection finished what it had. More recipients go on it at
+// once; otherwise it waits, read-watched, while anything may still need
+// the host, and for later messages up to the idle time.
+func (d *dest) idled(c *Conn) {
+	if d.conn != c {
+		return
+	}
+	d.carried = true
+	if len(d.waiting) > 0 {
+		d.flush()
+		return
+	}
+	if d.e.pool.wanted() && d.e.needs[d.addr] == 0 {
+		c.Quit() // a host waiting for a slot has a better use for it
+		return
+	}
+	if d.idle == nil {
+		d.idle = d.e.loop.AddTimer(c.LastUsed.Add(d.e.cfg.IdleTime), d.idleExpired)
+		return
+	}
+	d.e.loop.ResetTimer(d.idle, c.LastUsed.Add(d.e.cfg.IdleTime))
+}
+
+func (d *dest) idleExpired(now time.Time) {
+	c := d.conn
+	if c == nil || !c.Idle() {
+		return
+	}
+	if d.e.needs[d.addr] > 0 {
+		d.e.loop.ResetTimer(d.idle, now.Add(d.e.cfg.IdleTime))
+		return
+	}
+	c.Quit()
+}
+
+// closed: the socket is gone and its slot is free.
+func (d *dest) closed(c *Conn, err error) {
+	if d.conn == c {
+		d.conn = nil
+	}
+	if d.idle != nil {
+		d.e.loop.StopTimer(d.idle)
+	}
+	d.e.pool.release()
+	if len(d.waiting) > 0 {
+		d.start()
+	}
+}

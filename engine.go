@@ -1,0 +1,262 @@
+package smtpfeed
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"smtpfeed/cache"
+	"smtpfeed/proto/smtp"
+	"smtpfeed/reactor"
+)
+
+// Defaults of the engine's knobs.
+const (
+	// DefaultGrace is how long a host with recipients waits for lookups
+	// still running before its connection starts: answers sent at once
+	// mostly come back within one round trip of each other, so a short
+	// wait lets domains that share the host share its transactions
+	// without waiting for the slowest name server.
+	DefaultGrace = 100 * time.Millisecond
+	// DefaultIdleTime is how long an idle connection is kept for later
+	// messages of the session once nothing pending needs its host.
+	DefaultIdleTime = 10 * time.Second
+	// DefaultMessageTimeout is the overall deadline of one message, under
+	// sendmail's Timeout.datafinal (1 hour), so sendmail hears a 4.4.7
+	// from us rather than timing us out.
+	DefaultMessageTimeout = 50 * time.Minute
+	// DefaultMaxConns caps connections when the descriptor limit does not
+	// say otherwise.
+	DefaultMaxConns = 1000
+	// fdReserve is descriptors kept for resolver sockets, the LMTP side
+	// and the standard streams when sizing the connection limit.
+	fdReserve = 64
+)
+
+// Config is the engine's configuration.
+type Config struct {
+	Resolver       ResolverConfig
+	SMTP           smtp.Config // HELO name, recipients per transaction (R), timeouts
+	ConnectTimeout time.Duration
+	Source         netip.Addr // local address of SMTP connections (-o)
+	Port           uint16     // destination SMTP port; 0 means 25
+	MaxConns       int        // connections at once (-n); 0: sized from the descriptor limit
+	// Apart keeps domains in transactions of their own (-2); by default
+	// recipients of domains whose current MX is the same host share them.
+	Apart bool
+	// Fallback is a last-resort MX (-m): a host name looked up as a mail
+	// domain is, or an address literal in brackets.
+	Fallback       string
+	Grace          time.Duration // see DefaultGrace
+	IdleTime       time.Duration // see DefaultIdleTime
+	DownTime       time.Duration // how long an unreachable address is skipped
+	MessageTimeout time.Duration // see DefaultMessageTimeout
+	DeliverNothing bool          // -d D: resolve nothing, send nothing, answer 4xx
+	Log            Logger        // nil: no log
+}
+
+// MaxConnsFor sizes the connection limit from a descriptor limit.
+func MaxConnsFor(fdLimit uint64) int {
+	if fdLimit <= 2*fdReserve {
+		return 1
+	}
+	return int(min(fdLimit-fdReserve, DefaultMaxConns))
+}
+
+func (c Config) withDefaults() Config {
+	if c.Port == 0 {
+		c.Port = 25
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.IdleTime <= 0 {
+		c.IdleTime = DefaultIdleTime
+	}
+	if c.MessageTimeout <= 0 {
+		c.MessageTimeout = DefaultMessageTimeout
+	}
+	if c.ConnectTimeout <= 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.SMTP.MaxRcpts <= 0 {
+		c.SMTP.MaxRcpts = smtp.DefaultMaxRcpts
+	}
+	if c.Log == nil {
+		c.Log = nopLogger{}
+	}
+	return c
+}
+
+// Engine delivers messages: it owns the resolver, the destinations (one
+// per MX host), the connection pool and the reachability cache, all on
+// the loop's goroutine. It outlives messages, so later messages of a
+// session find the caches warm and connections open.
+type Engine struct {
+	loop    *reactor.Loop
+	cfg     Config
+	res     *Resolver
+	down    *cache.Hosts
+	dests   map[netip.Addr]*dest
+	pool    pool
+	lookups int                // MX lookups running, across messages
+	needs   map[netip.Addr]int // undecided recipients that may still go to each address
+	// tentative counts, per address, recipients waiting on a connection
+	// not yet established whose failure would send them there.
+	tentative map[netip.Addr]int
+	kicks     []netip.Addr // addresses whose hold ended, started at the end of the pass
+	kickTimer *reactor.Timer
+	jobs      map[*job]struct{}
+	nextJob   int
+	fallback  *MXResult
+	stats     EngineStats
+}
+
+// EngineStats counts what the engine did, for the per-message summary and the
+// benchmarks.
+type EngineStats struct {
+	Connections  int // connects started
+	Reused       int // transactions put on a connection that had carried one before
+	Transactions int // smtp.Transactions handed to connections
+	Unreachable  int // addresses marked down
+}
+
+// NewEngine makes an engine on loop.
+func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	e := &Engine{
+		loop: loop, cfg: cfg,
+		down:      cache.NewHosts(cfg.DownTime),
+		dests:     make(map[netip.Addr]*dest),
+		needs:     make(map[netip.Addr]int),
+		tentative: make(map[netip.Addr]int),
+		jobs:      make(map[*job]struct{}),
+	}
+	e.pool.e, e.pool.limit = e, cfg.MaxConns
+	if !cfg.DeliverNothing {
+		res, err := NewResolver(loop, cfg.Resolver)
+		if err != nil {
+			return nil, err
+		}
+		e.res = res
+	}
+	return e, nil
+}
+
+// Resolver is the engine's resolver (nil when delivering nothing).
+func (e *Engine) Resolver() *Resolver { return e.res }
+
+// Stats reports the engine's counters.
+func (e *Engine) Stats() EngineStats { return e.stats }
+
+// Message is one message to deliver.
+type Message struct {
+	From     string   // reverse path, "" for <>
+	Rcpts    []string // forward paths, local@domain
+	Data     []byte   // content as the caller gave it
+	SMTPUTF8 bool
+}
+
+// Deliver starts delivering m. answer is called once per recipient, from
+// the loop, as soon as its fate is known; done once all are answered.
+func (e *Engine) Deliver(m *Message, answer func(i int, o Outcome), done func()) {
+	e.nextJob++
+	j := newJob(e, e.nextJob, m, answer, done)
+	e.jobs[j] = struct{}{}
+	j.start(e.loop.Now())
+}
+
+// Idle reports whether no message is in progress.
+func (e *Engine) Idle() bool { return len(e.jobs) == 0 }
+
+// Shutdown quits every connection (idle ones at once, busy ones once
+// their transactions end) and stops the resolver.
+func (e *Engine) Shutdown() {
+	for _, d := range e.dests {
+		if d.conn != nil {
+			d.conn.Quit()
+		}
+	}
+	if e.res != nil {
+		e.res.Close()
+	}
+}
+
+// Abort closes every connection at once; recipients in flight get their
+// answers as the connections fail.
+func (e *Engine) Abort(why string) {
+	for _, d := range e.dests {
+		if d.conn != nil {
+			d.conn.Close(errors.New(why))
+		}
+	}
+}
+
+// dest returns the destination for an address, making it when new.
+func (e *Engine) dest(name string, addr netip.Addr) *dest {
+	d := e.dests[addr]
+	if d == nil {
+		d = &dest{e: e, name: name, addr: addr, inflight: make(map[*smtp.Transaction]*batch)}
+		e.dests[addr] = d
+	}
+	return d
+}
+
+// lookupsDone is called when the last running lookup ends: every waiting
+// destination that no pending connect can still add recipients to may
+// start now.
+func (e *Engine) lookupsDone() {
+	for _, d := range e.dests {
+		if len(d.waiting) > 0 && d.conn == nil && e.tentative[d.addr] == 0 {
+			d.start()
+		}
+	}
+}
+
+// canStart reports that nothing running can add recipients to addr: no
+// lookup, and no connect whose failure would send recipients there.
+func (e *Engine) canStart(addr netip.Addr) bool {
+	return e.lookups == 0 && e.tentative[addr] == 0
+}
+
+// kick starts addr's destination, if it waits, once the current handler
+// is done: holds end in the middle of moving recipients around.
+func (e *Engine) kick(addr netip.Addr) {
+	if d := e.dests[addr]; d == nil || len(d.waiting) == 0 || d.conn != nil {
+		return
+	}
+	e.kicks = append(e.kicks, addr)
+	if e.kickTimer == nil || !e.kickTimer.Pending() {
+		e.kickTimer = e.loop.AddTimer(e.loop.Now(), e.runKicks)
+	}
+}
+
+func (e *Engine) runKicks(time.Time) {
+	kicks := e.kicks
+	e.kicks = nil
+	for _, a := range kicks {
+		if d := e.dests[a]; d != nil && len(d.waiting) > 0 && d.conn == nil && e.canStart(a) {
+			d.start()
+		}
+	}
+}
+
+// markDown records an unreachable address in the reachability cache.
+func (e *Engine) markDown(addr netip.Addr, why string) {
+	e.stats.Unreachable++
+	e.down.MarkDown(addr, why, e.loop.Now())
+}
+
+func (e *Engine) isDown(addr netip.Addr) bool {
+	_, down := e.down.IsDown(addr, e.loop.Now())
+	return down
+}
+
+// String is a short description for logs.
+func (e *Engine) String() string {
+	return fmt.Sprintf("engine: %d messages, %d destinations, %d connections", len(e.jobs), len(e.dests), e.pool.open)
+}

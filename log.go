@@ -1,0 +1,78 @@
+package smtpfeed
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"smtpfeed/proto/smtp"
+)
+
+// Logger takes the engine's log lines.
+type Logger interface {
+	Recipient(RcptLog)
+	Message(MessageLog)
+}
+
+// RcptLog is one recipient's fate, logged as sendmail logs a delivery.
+type RcptLog struct {
+	ID      string
+	To      string
+	Relay   string
+	Delay   time.Duration
+	Outcome Outcome
+}
+
+// MessageLog summarises one message.
+type MessageLog struct {
+	ID                           string
+	From                         string
+	Rcpts, Domains               int
+	Delivered, Deferred, Bounced int
+	First, Last, Elapsed         time.Duration
+	Engine                       EngineStats
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Recipient(RcptLog)  {}
+func (nopLogger) Message(MessageLog) {}
+
+// TextLogger writes sendmail-style lines to w (stderr, or a syslog
+// writer).
+type TextLogger struct{ W io.Writer }
+
+// Recipient logs: ID: to=<a@b>, delay=, relay=, dsn=, stat=.
+func (l TextLogger) Recipient(r RcptLog) {
+	stat := "Sent"
+	switch r.Outcome.Status {
+	case smtp.Deferred:
+		stat = "Deferred"
+	case smtp.Bounced:
+		stat = "Bounced"
+	}
+	relay := r.Relay
+	if relay == "" {
+		relay = "none"
+	}
+	dup := ""
+	if r.Outcome.PossibleDuplicate {
+		dup = ", possible duplicate"
+	}
+	fmt.Fprintf(l.W, "%s: to=<%s>, delay=%s, relay=%s, dsn=%s, stat=%s (%d %s)%s\n",
+		r.ID, r.To, clock(r.Delay), relay, r.Outcome.Enhanced, stat, r.Outcome.Code, r.Outcome.Text, dup)
+}
+
+// Message logs the per-message summary.
+func (l TextLogger) Message(m MessageLog) {
+	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, transactions=%d\n",
+		m.ID, m.From, m.Rcpts, m.Domains, m.Delivered, m.Deferred, m.Bounced,
+		m.First.Round(time.Millisecond), m.Last.Round(time.Millisecond), m.Elapsed.Round(time.Millisecond),
+		m.Engine.Connections, m.Engine.Transactions)
+}
+
+// clock formats a delay as sendmail does: hh:mm:ss.
+func clock(d time.Duration) string {
+	s := int(d.Round(time.Second).Seconds())
+	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
+}

@@ -1,0 +1,107 @@
+package smtpfeed
+
+import (
+	"fmt"
+	"strings"
+
+	"smtpfeed/proto/smtp"
+)
+
+// Outcome is a recipient's final answer to the caller: the LMTP reply and
+// what the log says of it.
+//
+// The table (README.md repeats it for operators):
+//
+//	delivered                      250 2.0.0 delivered to host[addr]: <remote text>
+//	remote 4xx/5xx at RCPT/DATA/.  the remote code and enhanced code (X.0.0 when the
+//	                               server gave none), "host[addr] said: <remote text>"
+//	connection lost after the dot  451 4.4.2, marked as a possible duplicate
+//	DNS: null MX                   556 5.1.10
+//	DNS: no such domain            550 5.1.2
+//	DNS: server failure, timeout   451 4.4.3
+//	every MX host unreachable      451 4.4.1 with the last host's error
+//	message deadline passed        451 4.4.7
+//	too big for the server (SIZE)  552 5.3.4
+//	delivering nothing (-d D)      451 4.3.0
+type Outcome struct {
+	Status   smtp.Status // Delivered, Deferred or Bounced
+	Code     int
+	Enhanced string // "2.0.0"
+	Text     string
+	Relay    string // host[addr] that decided, "" when none did
+	// PossibleDuplicate: the connection was lost after the final dot.
+	PossibleDuplicate bool
+}
+
+func (o Outcome) String() string { return fmt.Sprintf("%d %s %s", o.Code, o.Enhanced, o.Text) }
+
+// statusOf is the status a reply code means.
+func statusOf(code int) smtp.Status {
+	switch code / 100 {
+	case 2:
+		return smtp.Delivered
+	case 5:
+		return smtp.Bounced
+	}
+	return smtp.Deferred
+}
+
+// outcomeOf turns a recipient's result at relay into its outcome.
+func outcomeOf(r smtp.Result, relay string) Outcome {
+	switch {
+	case r.Status == smtp.Delivered:
+		return Outcome{Status: smtp.Delivered, Code: 250, Enhanced: "2.0.0", Relay: relay,
+			Text: fmt.Sprintf("delivered to %s: %s", relay, r.Reply.Text())}
+	case r.PossibleDuplicate:
+		return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.4.2", Relay: relay, PossibleDuplicate: true,
+			Text: fmt.Sprintf("%s: %v; the message may have been delivered", relay, r.Err)}
+	case r.Err != nil && r.Reply.Code != 0:
+		// A reply we stand in for the server with (SIZE, SMTPUTF8).
+		return Outcome{Status: r.Status, Code: r.Reply.Code, Enhanced: enhancedOr(r.Reply), Relay: relay,
+			Text: fmt.Sprintf("%s: %v", relay, r.Err)}
+	}
+	return Outcome{Status: r.Status, Code: r.Reply.Code, Enhanced: enhancedOr(r.Reply), Relay: relay,
+		Text: fmt.Sprintf("%s said: %s", relay, r.Reply.Text())}
+}
+
+// enhancedOr is the reply's enhanced code, or the class's generic one.
+func enhancedOr(r smtp.Reply) string {
+	if r.Enhanced.Valid() {
+		return r.Enhanced.String()
+	}
+	return fmt.Sprintf("%d.0.0", r.Class())
+}
+
+// outcomeFail is the outcome of a lookup failure.
+func outcomeFail(f *Failure) Outcome {
+	return Outcome{Status: statusOf(f.Code), Code: f.Code, Enhanced: f.Enhanced, Text: f.Text}
+}
+
+// outcomeUnreachable: every MX host of the recipient failed.
+func outcomeUnreachable(domain string, errs []string) Outcome {
+	why := "no mail host"
+	if len(errs) > 0 {
+		why = errs[len(errs)-1]
+	}
+	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.4.1",
+		Text: fmt.Sprintf("no mail host for %s could be reached: %s", domain, why)}
+}
+
+// outcomeDeadline: the message's overall time ran out.
+func outcomeDeadline(d string) Outcome {
+	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.4.7",
+		Text: fmt.Sprintf("delivery not finished within %s", d)}
+}
+
+// outcomeNotSent: delivering nothing, as asked (-d D).
+func outcomeNotSent() Outcome {
+	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.3.0", Text: "not delivered: smtpfeed runs with -d D"}
+}
+
+// relayName is host[addr] as sendmail logs a relay.
+func relayName(host string, c *Conn) string {
+	if strings.HasPrefix(host, "[") {
+		return host
+	}
+	return fmt.Sprintf("%s[%s]", host, c.Addr.Addr())
+}

@@ -1,0 +1,68 @@
+package smtpfeed
+
+// pool counts connections against the limit (-n) and hands free slots to
+// the destinations waiting for one, in order. At the limit it makes room
+// by quitting the idle connection least likely to be needed: one no
+// pending recipient can use, oldest first (paper §3.3).
+type pool struct {
+	e       *Engine
+	limit   int
+	open    int
+	peak    int
+	wanting []*dest
+}
+
+// acquire takes a slot for d, or queues d and makes room.
+func (p *pool) acquire(d *dest) bool {
+	if p.open < p.limit {
+		p.open++
+		p.peak = max(p.peak, p.open)
+		return true
+	}
+	d.queued = true
+	p.wanting = append(p.wanting, d)
+	if v := p.victim(); v != nil {
+		v.conn.Quit() // its close frees the slot for the first in line
+	}
+	return false
+}
+
+// release frees a slot and starts the next destination in line.
+func (p *pool) release() {
+	p.open--
+	for p.open < p.limit && len(p.wanting) > 0 {
+		d := p.wanting[0]
+		p.wanting = p.wanting[1:]
+		d.queued = false
+		d.start()
+	}
+}
+
+// wanted reports destinations waiting for a slot.
+func (p *pool) wanted() bool { return len(p.wanting) > 0 }
+
+// victim is the idle connection to close to make room.
+func (p *pool) victim() *dest {
+	var best *dest
+	for _, d := range p.e.dests {
+		c := d.conn
+		if c == nil || !c.Idle() || len(d.waiting) > 0 {
+			continue
+		}
+		if best == nil {
+			best = d
+			continue
+		}
+		needed, bestNeeded := p.e.needs[d.addr] > 0, p.e.needs[best.addr] > 0
+		if needed != bestNeeded {
+			if !needed {
+				best = d
+			}
+			continue
+		}
+		if c.LastUsed.Before(best.conn.LastUsed) {
+			best = d
+		}
+	}
+	return best
+}
