@@ -53,6 +53,7 @@ type Config struct {
 	DownTime       time.Duration // how long an unreachable address is skipped
 	MessageTimeout time.Duration // see DefaultMessageTimeout
 	DeliverNothing bool          // -d D: resolve nothing, send nothing, answer 4xx
+	Family         int           // 4 or 6 (-N): only addresses of that family; 0: both
 	Log            Logger        // nil: no log
 }
 
@@ -260,3 +261,6 @@ func (e *Engine) isDown(addr netip.Addr) bool {
 func (e *Engine) String() string {
 	return fmt.Sprintf("engine: %d messages, %d destinations, %d connections", len(e.jobs), len(e.dests), e.pool.open)
 }
+
+// Open reports the connections open or being opened.
+func (e *Engine) Open() int { return e.pool.open }

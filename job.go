@@ -227,7 +227,12 @@ func (r *rcpt) route() {
 			r.nextHost()
 			continue
 		}
-		d := r.j.e.dest(h.Name, h.Addrs[r.apos].Addr)
+		addr := h.Addrs[r.apos].Addr
+		if fam := r.j.e.cfg.Family; fam != 0 && addr.Is4() != (fam == 4) {
+			r.next() // -N: not an address of the family asked for
+			continue
+		}
+		d := r.j.e.dest(h.Name, addr)
 		if d.reachable() {
 			d.add(r)
 			return

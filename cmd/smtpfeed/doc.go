@@ -1,9 +1,15 @@
-// Command smtpfeed is the delivery agent. For now it runs resolve-only
-// mode (-d Q) over a recipient list from the command line or a file: it
-// resolves every recipient domain at once, sends no mail, answers every
-// recipient with a 4xx reply on standard output and prints, per MX host,
-// the domains and recipients that would share its transactions on
-// standard error. The LMTP front end will call the same code.
+// Command smtpfeed is the delivery agent a list server's MTA hands a
+// message with thousands of recipients. By default it speaks LMTP (RFC
+// 2033) on standard input and output, as sendmail runs a mailer with F=z,
+// delivers every message by SMTP to every recipient's MX hosts at once,
+// and answers each recipient once its fate is known.
 //
-//	smtpfeed -d Q [-nameserver host[:port]]... [-t dns=75s] [-a alias]... [-c helo] [-4] [-max-queries N] rcpt... | -r FILE
+//	smtpfeed [-c helo] [-1|-2] [-R n] [-n n] [-m host] [-a alias]... [-N 4|6]
+//	         [-o addr] [-t NAME=DURATION]... [-l facility|stderr] [-d classes]
+//	         [-nameserver host[:port]]... [-port n] [-V] [-h]
+//
+// -d Q resolves only: every recipient gets a 4xx reply and the grouping by
+// MX host goes to standard error; with recipients on the command line (or
+// -r FILE) instead of an LMTP session, the replies go to standard output.
+// -d D delivers nothing and answers every recipient 4xx.
 package main

@@ -6,18 +6,35 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"smtpfeed"
+	"smtpfeed/proto/lmtp"
+	"smtpfeed/proto/smtp"
 )
 
-// timeoutNames are the names -t knows, with their defaults; the delivery
-// engine will add its SMTP timeouts here.
-var timeoutNames = map[string]time.Duration{
-	"dns": smtpfeed.DefaultDNSTimeout,
+// Version is smtpfeed's version, printed by -V.
+const Version = "0.1.0"
+
+// timeoutNames are the names -t knows, with what each bounds.
+var timeoutNames = map[string]string{
+	"dns":     "one MX lookup from start to result (75s)",
+	"connect": "a TCP connect (75s)",
+	"message": "one message from DATA to its last answer (50m)",
+	"grace":   "how long a host waits for lookups still running (100ms)",
+	"idle":    "how long an idle connection is kept for later messages (10s)",
+	"down":    "how long an unreachable address is skipped (10m)",
+}
+
+func init() {
+	for _, n := range smtp.TimeoutNames() {
+		timeoutNames[n] = "the SMTP " + n + " state (RFC 5321 4.5.3.2)"
+	}
 }
 
 // maxTimeout bounds any -t value: a day is longer than any delivery
@@ -72,7 +89,18 @@ type options struct {
 	aliases    list
 	helo       string
 	ipv4       bool
+	family     string
+	one, apart bool
+	rcptMax    int
+	conns      int
+	fallback   string
+	source     string
+	port       int
+	logTo      string
+	version    bool
 	maxQueries int
+	maxSize    int64
+	lmtpRcpts  int
 	rcptFile   string
 	resolvConf string
 	rcpts      []string
@@ -80,44 +108,89 @@ type options struct {
 
 var errUsage = errors.New("usage")
 
+// resolveOnly reports -d Q; deliverNothing -d D.
+func (o *options) resolveOnly() bool    { return strings.Contains(o.debug, "Q") }
+func (o *options) deliverNothing() bool { return strings.Contains(o.debug, "D") }
+
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{timeouts: timeouts{}}
 	fs := flag.NewFlagSet("smtpfeed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.debug, "d", "", "debug mode: Q resolves only, sends no mail and reports the grouping by MX host")
-	fs.Var(&o.servers, "nameserver", "name server host[:port] (repeatable; default: those of -resolv-conf)")
-	fs.Var(o.timeouts, "t", "timeout NAME=DURATION (repeatable); names: dns (total per lookup, default 75s)")
-	fs.Var(&o.aliases, "a", "another name of this host, dropped from MX lists like the HELO name (repeatable)")
 	fs.StringVar(&o.helo, "c", "", "the HELO name (default: the host name)")
-	fs.BoolVar(&o.ipv4, "4", false, "IPv4 only: ask no AAAA, use no IPv6 address")
+	fs.BoolVar(&o.one, "1", false, "one recipient per transaction (same as -R 1)")
+	fs.BoolVar(&o.apart, "2", false, "keep domains apart: no piggybacking of domains that share an MX host")
+	fs.IntVar(&o.rcptMax, "R", smtp.DefaultMaxRcpts, "recipients per SMTP transaction")
+	fs.IntVar(&o.conns, "n", 0, "SMTP connections at once (default: sized from the descriptor limit)")
+	fs.Bool("u", true, "reuse connections (accepted for compatibility; reuse is always on)")
+	fs.StringVar(&o.fallback, "m", "", "fallback MX host of last resort ([address] for no MX lookup)")
+	fs.Var(&o.aliases, "a", "another name of this host, dropped from MX lists like the HELO name (repeatable)")
+	fs.StringVar(&o.family, "N", "", "address family: 4 (IPv4 only) or 6 (IPv6 only)")
+	fs.BoolVar(&o.ipv4, "4", false, "IPv4 only (same as -N 4)")
+	fs.StringVar(&o.source, "o", "", "source address of SMTP connections")
+	fs.Var(o.timeouts, "t", "timeout NAME=DURATION (repeatable); names: "+timeoutList())
+	fs.StringVar(&o.logTo, "l", "mail", "log to syslog with this facility, or to stderr")
+	fs.StringVar(&o.debug, "d", "", "debug classes: Q resolves only (the grouping by MX host goes to stderr), D delivers nothing; both answer every recipient 4xx")
+	fs.BoolVar(&o.version, "V", false, "print the version and exit")
+	fs.Var(&o.servers, "nameserver", "name server host[:port] (repeatable; default: those of -resolv-conf)")
+	fs.IntVar(&o.port, "port", 25, "destination SMTP port")
 	fs.IntVar(&o.maxQueries, "max-queries", smtpfeed.DefaultMaxOutstanding, "most DNS queries outstanding at once")
-	fs.StringVar(&o.rcptFile, "r", "", "read recipients from FILE, one address per line")
+	fs.Int64Var(&o.maxSize, "size", lmtp.DefaultMaxSize, "largest message accepted, in octets (held in memory)")
+	fs.IntVar(&o.lmtpRcpts, "max-rcpts", lmtp.DefaultMaxRcpts, "most recipients accepted per LMTP transaction")
+	fs.StringVar(&o.rcptFile, "r", "", "with -d Q: read recipients from FILE, one address per line, instead of an LMTP session")
 	fs.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration file")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: smtpfeed -d Q [flags] rcpt... | -r FILE\n")
+		fmt.Fprintf(stderr, "usage: smtpfeed [flags]            (LMTP on stdin/stdout)\n       smtpfeed -d Q [flags] rcpt... | -r FILE\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, errUsage
 	}
 	o.rcpts = fs.Args()
+	if o.version {
+		return o, nil
+	}
+	if o.one {
+		o.rcptMax = 1
+	}
+	if o.ipv4 {
+		o.family = "4"
+	}
 	switch {
-	case o.debug != "Q":
-		return nil, fmt.Errorf("only resolve-only mode exists yet: give -d Q (the LMTP front end is to come)")
+	case strings.Trim(o.debug, "QD") != "":
+		return nil, fmt.Errorf("-d %s: known classes are Q (resolve only) and D (deliver nothing)", o.debug)
+	case o.logTo != "stderr" && facilities[strings.ToLower(o.logTo)] == 0:
+		return nil, fmt.Errorf("-l %s: want stderr or a syslog facility (mail, daemon, user, local0..local7)", o.logTo)
+	case o.family != "" && o.family != "4" && o.family != "6":
+		return nil, fmt.Errorf("-N %s: want 4 or 6", o.family)
+	case o.rcptMax < 1 || o.rcptMax > 100000:
+		return nil, fmt.Errorf("-R %d: want 1..100000", o.rcptMax)
+	case o.conns < 0:
+		return nil, fmt.Errorf("-n %d: want a positive number", o.conns)
+	case o.port < 1 || o.port > 65535:
+		return nil, fmt.Errorf("-port %d: want 1..65535", o.port)
 	case o.maxQueries < 1 || o.maxQueries > 65536:
 		return nil, fmt.Errorf("-max-queries %d: want 1..65536", o.maxQueries)
+	case o.maxSize < 1:
+		return nil, fmt.Errorf("-size %d: want a positive number of octets", o.maxSize)
 	case o.rcptFile != "" && len(o.rcpts) > 0:
 		return nil, fmt.Errorf("give recipients either as arguments or with -r, not both")
+	case (o.rcptFile != "" || len(o.rcpts) > 0) && !o.resolveOnly():
+		return nil, fmt.Errorf("recipients on the command line need -d Q: give -d Q, or hand messages over LMTP on stdin")
+	}
+	if o.source != "" {
+		if _, err := netip.ParseAddr(o.source); err != nil {
+			return nil, fmt.Errorf("-o %s: want an IP address", o.source)
+		}
 	}
 	if o.rcptFile != "" {
 		rcpts, err := readRcpts(o.rcptFile)
 		if err != nil {
 			return nil, err
 		}
+		if len(rcpts) == 0 {
+			return nil, fmt.Errorf("no recipients in %s", o.rcptFile)
+		}
 		o.rcpts = rcpts
-	}
-	if len(o.rcpts) == 0 {
-		return nil, fmt.Errorf("no recipients: give addresses as arguments or -r FILE")
 	}
 	for _, a := range o.rcpts {
 		if _, _, err := smtpfeed.SplitAddress(a); err != nil {
@@ -125,6 +198,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	return o, nil
+}
+
+func timeoutList() string {
+	var names []string
+	for n := range timeoutNames {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
 }
 
 func readRcpts(path string) ([]string, error) {
@@ -146,20 +228,21 @@ func readRcpts(path string) ([]string, error) {
 	return out, nil
 }
 
+// heloName is -c, or the host's name.
+func (o *options) heloName() string {
+	if o.helo != "" {
+		return o.helo
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
+}
+
 // resolverConfig turns the options into the resolver's configuration.
 func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
-	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.ipv4, Timeout: timeoutNames["dns"]}
-	if d, ok := o.timeouts["dns"]; ok {
-		cfg.Timeout = d
-	}
-	helo := o.helo
-	if helo == "" {
-		helo, _ = os.Hostname()
-	}
-	if helo != "" {
-		cfg.Own = append(cfg.Own, helo)
-	}
-	cfg.Own = append(cfg.Own, o.aliases...)
+	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", Timeout: o.timeouts["dns"]}
+	cfg.Own = append([]string{o.heloName()}, o.aliases...)
 	if len(o.servers) > 0 {
 		for _, s := range o.servers {
 			a, err := smtpfeed.ParseServer(s)
@@ -181,4 +264,37 @@ func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
 	}
 	cfg.Servers, cfg.Rotate, cfg.RetransmitCeiling = rc.Servers, rc.Rotate, rc.Timeout
 	return cfg, nil
+}
+
+// engineConfig turns the options into the engine's configuration.
+func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtpfeed.Config {
+	cfg := smtpfeed.Config{
+		Resolver:       res,
+		SMTP:           smtp.Config{Hostname: o.heloName(), MaxRcpts: o.rcptMax},
+		ConnectTimeout: o.timeouts["connect"],
+		Port:           uint16(o.port),
+		MaxConns:       o.conns,
+		Apart:          o.apart,
+		Fallback:       o.fallback,
+		Grace:          o.timeouts["grace"],
+		IdleTime:       o.timeouts["idle"],
+		DownTime:       o.timeouts["down"],
+		MessageTimeout: o.timeouts["message"],
+		DeliverNothing: o.deliverNothing(),
+	}
+	if o.family != "" {
+		cfg.Family, _ = strconv.Atoi(o.family)
+	}
+	if o.source != "" {
+		cfg.Source = netip.MustParseAddr(o.source)
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = smtpfeed.MaxConnsFor(fdLimit)
+	}
+	for _, n := range smtp.TimeoutNames() {
+		if d, ok := o.timeouts[n]; ok {
+			cfg.SMTP.Timeouts.SetTimeout(n, d)
+		}
+	}
+	return cfg
 }

@@ -16,8 +16,13 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no mode", []string{"a@b.test"}, "give -d Q"},
-		{"no recipients", []string{"-d", "Q"}, "no recipients"},
+		{"no mode", []string{"a@b.test"}, "need -d Q"},
+		{"unknown class", []string{"-d", "X"}, "-d X"},
+		{"bad family", []string{"-N", "5"}, "-N 5"},
+		{"bad R", []string{"-R", "0"}, "-R 0"},
+		{"bad source", []string{"-o", "here"}, "-o here"},
+		{"bad port", []string{"-port", "0"}, "-port 0"},
+		{"bad facility", []string{"-l", "nowhere", "-nameserver", "127.0.0.1"}, "-l nowhere"},
 		{"bad address", []string{"-d", "Q", "nobody"}, "want local-part@domain"},
 		{"unknown timeout", []string{"-d", "Q", "-t", "smtp=1s", "a@b.test"}, `unknown timeout "smtp"`},
 		{"bad duration", []string{"-d", "Q", "-t", "dns=soon", "a@b.test"}, "want a duration"},

@@ -1,0 +1,195 @@
+package smtpfeed
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"smtpfeed/proto/lmtp"
+	"smtpfeed/reactor"
+)
+
+// lmtpReadSize is one read from the caller: sendmail writes a message in
+// pieces of a few kilobytes; a large read drains a pipelined RCPT burst at
+// once.
+const lmtpReadSize = 64 << 10
+
+// LMTPConn is one LMTP session with a caller: on standard input and
+// output (sendmail's F=z mailer), or on one socket (in == out). It hands
+// each message to the engine and each recipient's outcome back to the
+// session, which writes the replies in RCPT order.
+type LMTPConn struct {
+	e     *Engine
+	loop  *reactor.Loop
+	in    int
+	out   int
+	s     *lmtp.Session
+	buf   []byte
+	done  func(error)
+	ended bool
+	err   error
+	// resolveOnly answers every recipient with a 4xx after resolving it
+	// and writes the grouping to report (-d Q).
+	resolveOnly io.Writer
+	msgs        int
+}
+
+// LMTPOptions are what an LMTP session needs besides the engine.
+type LMTPOptions struct {
+	Session lmtp.Config
+	// ResolveOnly, when set, makes the session resolve each message's
+	// recipients, answer them all with 4xx and write the piggybacking
+	// report here, sending no mail (-d Q).
+	ResolveOnly io.Writer
+}
+
+// ServeLMTP starts an LMTP session on the descriptors in and out (the
+// same one for a socket). done is called once, when the session is over:
+// nil after QUIT or end of input with every answer written, otherwise
+// what ended it (the caller vanished).
+func ServeLMTP(loop *reactor.Loop, e *Engine, in, out int, opt LMTPOptions, done func(error)) (*LMTPConn, error) {
+	c := &LMTPConn{e: e, loop: loop, in: in, out: out, s: lmtp.NewSession(opt.Session),
+		buf: make([]byte, lmtpReadSize), done: done, resolveOnly: opt.ResolveOnly}
+	if in == out {
+		if err := loop.Register(in, reactor.Readable|reactor.Writable, c.ready); err != nil {
+			return nil, fmt.Errorf("lmtp: %w", err)
+		}
+	} else {
+		if err := loop.Register(in, reactor.Readable, c.readable); err != nil {
+			return nil, fmt.Errorf("lmtp input: %w", err)
+		}
+		if err := loop.Register(out, reactor.Writable, c.writable); err != nil {
+			loop.Remove(in)
+			return nil, fmt.Errorf("lmtp output: %w", err)
+		}
+	}
+	c.progress()
+	return c, nil
+}
+
+// Messages reports how many messages the session handed to the engine.
+func (c *LMTPConn) Messages() int { return c.msgs }
+
+func (c *LMTPConn) ready(now time.Time, ev reactor.Events) {
+	if ev&reactor.Readable != 0 {
+		c.read()
+	}
+	c.progress()
+}
+
+func (c *LMTPConn) readable(now time.Time, _ reactor.Events) {
+	c.read()
+	c.progress()
+}
+
+func (c *LMTPConn) writable(now time.Time, _ reactor.Events) { c.progress() }
+
+func (c *LMTPConn) read() {
+	if c.ended || !c.s.WantInput() {
+		return
+	}
+	n, err := reactor.Read(c.in, c.buf)
+	if n > 0 {
+		c.s.Feed(c.buf[:n])
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		c.s.EOF()
+	case err != nil:
+		c.end(fmt.Errorf("lmtp: reading from the caller: %w", err))
+	}
+}
+
+// progress hands out messages, writes replies and sets interest.
+func (c *LMTPConn) progress() {
+	if c.ended {
+		return
+	}
+	for m, ok := c.s.Next(); ok; m, ok = c.s.Next() {
+		c.deliver(m)
+	}
+	if out := c.s.Output(); len(out) > 0 {
+		n, err := reactor.Write(c.out, out)
+		if n > 0 {
+			c.s.Wrote(n)
+		}
+		if err != nil {
+			// The caller is gone: nobody will read the answers, and it
+			// will try every recipient again, so stop delivering.
+			c.end(fmt.Errorf("lmtp: writing to the caller: %w", err))
+			return
+		}
+	}
+	if c.s.Done() {
+		c.end(nil)
+		return
+	}
+	c.arm()
+}
+
+func (c *LMTPConn) arm() {
+	var in, out reactor.Events
+	if c.s.WantInput() {
+		in = reactor.Readable
+	}
+	if len(c.s.Output()) > 0 {
+		out = reactor.Writable
+	}
+	if c.in == c.out {
+		c.loop.Modify(c.in, in|out)
+		return
+	}
+	c.loop.Modify(c.in, in)
+	c.loop.Modify(c.out, out)
+}
+
+func (c *LMTPConn) deliver(m *lmtp.Message) {
+	c.msgs++
+	rcpts := make([]string, len(m.Rcpts))
+	for i, r := range m.Rcpts {
+		rcpts[i] = r.Path.Addr
+	}
+	answer := func(i int, o Outcome) {
+		if c.ended {
+			return
+		}
+		c.s.Answer(m, i, lmtp.Reply{Code: o.Code, Enhanced: o.Enhanced, Text: o.Text})
+		c.progress()
+	}
+	if c.resolveOnly != nil {
+		c.resolve(rcpts, answer)
+		return
+	}
+	c.e.Deliver(&Message{From: m.From.Addr, Rcpts: rcpts, Data: m.Data, SMTPUTF8: m.SMTPUTF8}, answer, nil)
+}
+
+// resolve is -d Q: the grouping is reported, every recipient deferred.
+func (c *LMTPConn) resolve(rcpts []string, answer func(int, Outcome)) {
+	err := c.e.res.ResolvePlan(rcpts, func(p *Plan) {
+		p.WriteReport(c.resolveOnly)
+		for i, r := range p.Replies() {
+			answer(i, Outcome{Status: statusOf(r.Code), Code: r.Code, Enhanced: r.Enhanced, Text: r.Text})
+		}
+	})
+	if err != nil {
+		for i := range rcpts {
+			answer(i, Outcome{Code: 501, Enhanced: "5.1.3", Text: err.Error()})
+		}
+	}
+}
+
+// end stops the session once.
+func (c *LMTPConn) end(err error) {
+	if c.ended {
+		return
+	}
+	c.ended, c.err = true, err
+	c.loop.Remove(c.in)
+	if c.out != c.in {
+		c.loop.Remove(c.out)
+	}
+	if c.done != nil {
+		c.done(err)
+	}
+}
