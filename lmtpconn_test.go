@@ -21,8 +21,11 @@ import (
 // end as a net.Conn for the caller.
 func lmtpPair(t *testing.T, r *engineRun, opt LMTPOptions) (net.Conn, *LMTPConn, *error, *bool) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
 		t.Fatal(err)
 	}
 	f := os.NewFile(uintptr(fds[1]), "lmtp-caller")
