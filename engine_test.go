@@ -264,3 +264,56 @@ func TestEngineReuseAcrossMessages(t *testing.T) {
 		t.Errorf("no transactions for the second message")
 	}
 }
+
+// TestEngineDeadline: recipients still waiting when the message's deadline
+// passes get 451 4.4.7, once, and what their connection says later is
+// ignored.
+func TestEngineDeadline(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 3, Domains: 20, Hosts: 4, Users: 1, DeadFirst: 20, DeadHosts: 1})
+	r := newEngineRun(t, s, func(c *Config) {
+		c.ConnectTimeout = time.Minute
+		c.MessageTimeout = 300 * time.Millisecond
+	})
+	rcpts := s.World.Addresses()
+	r.deliver(rcpts, 30*time.Second)
+	for i, a := range rcpts {
+		got := r.answers[i]
+		if len(got) != 1 || got[0].Code != 451 || got[0].Enhanced != "4.4.7" {
+			t.Errorf("%s: %v, want one 451 4.4.7", a, got)
+		}
+	}
+	if len(s.Report().Deliveries) != 0 {
+		t.Errorf("%d deliveries after the deadline answered every recipient", len(s.Report().Deliveries))
+	}
+}
+
+// TestEngineFallbackMX: when every MX host of a domain is down, -m sends
+// its recipients to the fallback host, whose verdict they get.
+func TestEngineFallbackMX(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 8, Domains: 6, Hosts: 4, Users: 1, RefuseFirst: 6, RefuseHosts: 1})
+	var fb *sim.Host
+	for _, h := range s.World.Hosts {
+		if h.Kind == sim.HostLive {
+			fb = h
+			break
+		}
+	}
+	// The second MX of every domain refuses too: only the fallback is left.
+	r := newEngineRun(t, s, func(c *Config) { c.Fallback = "[" + fb.Addr.String() + "]" })
+	for _, h := range s.World.Hosts {
+		if h.Kind == sim.HostLive && h != fb {
+			r.e.down.MarkDown(h.Addr, "marked down by the test", r.e.loop.Now())
+		}
+	}
+	rcpts := s.World.Addresses()
+	r.deliver(rcpts, 30*time.Second)
+	if r.e.fallback == nil || r.e.fallback.Fail != nil {
+		t.Fatalf("fallback lookup: %+v, want the fallback's address", r.e.fallback)
+	}
+	for i, a := range rcpts {
+		got := r.answers[i]
+		if len(got) != 1 || !strings.Contains(got[0].Relay, fb.Addr.String()) {
+			t.Errorf("%s: %v, want one answer from the fallback %s", a, got, fb.Addr)
+		}
+	}
+}
