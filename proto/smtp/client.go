@@ -141,10 +141,22 @@ func (c *Client) Quit() {
 	}
 	idle := c.state() == stateIdle
 	c.quit = true
+	// Transactions not yet begun will not be: their recipients go back.
+	if len(c.jobs) > 0 {
+		why := &ConnError{Doing: "quitting", Err: errQuitting}
+		for _, j := range c.jobs {
+			for _, r := range j.pending {
+				c.results = append(c.results, Result{Tx: j.tx, Rcpt: r, Status: NextHost, Err: why})
+			}
+		}
+		c.jobs = nil
+	}
 	if idle {
 		c.sendQuit()
 	}
 }
+
+var errQuitting = fmt.Errorf("session ended before the transaction began")
 
 // sendQuit writes QUIT. Its reply is owed but never waited for: Done is
 // true once QUIT is written, and a reply that still arrives is dropped.

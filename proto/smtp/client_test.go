@@ -438,3 +438,48 @@ func TestClientTimeoutTable(t *testing.T) {
 		}
 	}
 }
+
+// TestClientQuitWithQueuedWork: Quit while a transaction runs lets it end,
+// hands back the recipients of transactions not yet begun, then QUITs.
+func TestClientQuitWithQueuedWork(t *testing.T) {
+	srv := newFakeServer(pipelining...)
+	c := NewClient(Config{Hostname: "client.test"}, t0)
+	first, second := tx(rcptList(2, "u%d@a.test")...), tx(rcptList(2, "v%d@b.test")...)
+	c.Add(first)
+	c.Feed(srv.reply(srv.greeting), t0)
+	pump := func() []byte {
+		var out []byte
+		for _, seg := range c.Output() {
+			out = append(out, seg...)
+		}
+		c.Wrote(len(out), t0)
+		return out
+	}
+	c.Feed(srv.take(pump()), t0) // EHLO
+	out := pump()                // MAIL group of the first transaction
+	c.Add(second)
+	c.Quit()
+	c.Feed(srv.take(out), t0)
+	c.Feed(srv.take(pump()), t0) // the message and its dot
+	last := string(pump())
+	if last != "QUIT\r\n" {
+		t.Fatalf("after the first transaction the client wrote %q, want QUIT", last)
+	}
+	status := map[string]Status{}
+	for _, r := range c.Results() {
+		status[r.Tx.Rcpts[r.Rcpt].Addr] = r.Status
+	}
+	for _, a := range []string{"u1@a.test", "u2@a.test"} {
+		if status[a] != Delivered {
+			t.Errorf("%s: %v, want delivered", a, status[a])
+		}
+	}
+	for _, a := range []string{"v1@b.test", "v2@b.test"} {
+		if status[a] != NextHost {
+			t.Errorf("%s: %v, want next-host", a, status[a])
+		}
+	}
+	if !c.Done() {
+		t.Error("not done after QUIT was written")
+	}
+}
