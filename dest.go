@@ -152,6 +152,7 @@ func (d *dest) flush() {
 			order = append(order, key)
 		}
 		b.rcpts = append(b.rcpts, r)
+		r.inConn = true
 	}
 	d.waiting = nil
 	for _, key := range order {
@@ -195,6 +196,7 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 			delete(d.inflight, res.Tx)
 		}
 		r := b.rcpts[res.Rcpt]
+		r.inConn = false
 		if r.done {
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"smtpfeed/cache"
@@ -114,6 +115,7 @@ type Engine struct {
 	jobs      map[*job]struct{}
 	nextJob   int
 	fallback  *MXResult
+	stopping  bool // HUP or TERM: nothing new starts
 	stats     EngineStats
 }
 
@@ -174,6 +176,30 @@ func (e *Engine) Deliver(m *Message, answer func(i int, o Outcome), done func())
 // Idle reports whether no message is in progress.
 func (e *Engine) Idle() bool { return len(e.jobs) == 0 }
 
+// Drain stops the engine taking on work (HUP): every recipient not yet
+// handed to a connection is answered 451 4.3.2 now, transactions in
+// progress run to their verdict, connections QUIT once idle, and later
+// messages are answered 4.3.2 at once.
+func (e *Engine) Drain() {
+	e.stopping = true
+	for _, d := range e.dests {
+		if d.grace != nil {
+			e.loop.StopTimer(d.grace)
+			d.grace = nil
+		}
+		d.waiting = nil
+	}
+	e.pool.wanting = nil
+	for j := range e.jobs {
+		for _, r := range j.rcpts {
+			if !r.done && !r.inConn {
+				r.finish(outcomeShutdown())
+			}
+		}
+	}
+	e.Shutdown()
+}
+
 // Shutdown quits every connection (idle ones at once, busy ones once
 // their transactions end) and stops the resolver.
 func (e *Engine) Shutdown() {
@@ -187,9 +213,12 @@ func (e *Engine) Shutdown() {
 	}
 }
 
-// Abort closes every connection at once; recipients in flight get their
-// answers as the connections fail.
+// Abort drains the engine and closes every connection at once (TERM):
+// recipients in flight are answered as their connections fail, 451 4.3.2,
+// or 451 4.4.2 where the message may already have arrived.
 func (e *Engine) Abort(why string) {
+	e.stopping = true
+	e.Drain()
 	for _, d := range e.dests {
 		if d.conn != nil {
 			d.conn.Close(errors.New(why))
@@ -264,3 +293,29 @@ func (e *Engine) String() string {
 
 // Open reports the connections open or being opened.
 func (e *Engine) Open() int { return e.pool.open }
+
+// Dump describes the engine's state for the log (SIGINT).
+func (e *Engine) Dump() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "smtpfeed state: %d messages in hand, %d lookups running, %d destinations, %d connections (%d at most, %d waiting for one), %d addresses marked down; %+v",
+		len(e.jobs), e.lookups, len(e.dests), e.pool.open, e.pool.limit, len(e.pool.wanting), e.down.Len(), e.stats)
+	for j := range e.jobs {
+		fmt.Fprintf(&b, "\n  %s: %d recipients, %d unanswered, %d lookups running", j.ID(), len(j.rcpts), j.left, j.lookups)
+	}
+	for _, d := range e.dests {
+		if d.conn == nil && len(d.waiting) == 0 {
+			continue
+		}
+		state := "no connection"
+		if d.conn != nil {
+			state = "connected"
+			if d.conn.Connecting() {
+				state = "connecting"
+			} else if d.conn.Idle() {
+				state = "idle"
+			}
+		}
+		fmt.Fprintf(&b, "\n  %s[%s]: %s, %d waiting, %d transactions in flight", d.name, d.addr, state, len(d.waiting), len(d.inflight))
+	}
+	return b.String()
+}

@@ -46,6 +46,7 @@ type rcpt struct {
 	tent     bool
 	fellBack bool
 	retried  bool // already retried once after a reused connection failed
+	inConn   bool // handed to a connection, which owes it a result
 	errs     []string
 	done     bool
 }
@@ -71,9 +72,13 @@ func (j *job) start(now time.Time) {
 		j.finish(now)
 		return
 	}
-	if j.e.cfg.DeliverNothing {
+	if j.e.cfg.DeliverNothing || j.e.stopping {
+		o := outcomeNotSent()
+		if j.e.stopping {
+			o = outcomeShutdown()
+		}
 		for _, r := range j.rcpts {
-			r.finish(outcomeNotSent())
+			r.finish(o)
 		}
 		return
 	}
@@ -221,6 +226,10 @@ func (r *rcpt) settle() {
 // that is not known to be down; past the last one, to the fallback MX, or
 // it is deferred.
 func (r *rcpt) route() {
+	if r.j.e.stopping {
+		r.finish(outcomeShutdown())
+		return
+	}
 	for r.pos < len(r.mx) {
 		h := r.mx[r.pos]
 		if r.apos >= len(h.Addrs) {

@@ -33,6 +33,9 @@ type LMTPConn struct {
 	// and writes the grouping to report (-d Q).
 	resolveOnly io.Writer
 	msgs        int
+	draining    bool
+	idle        time.Duration
+	idleTimer   *reactor.Timer
 }
 
 // LMTPOptions are what an LMTP session needs besides the engine.
@@ -42,6 +45,10 @@ type LMTPOptions struct {
 	// recipients, answer them all with 4xx and write the piggybacking
 	// report here, sending no mail (-d Q).
 	ResolveOnly io.Writer
+	// Idle ends a session whose caller sends nothing for that long while
+	// nothing is owed to it (0: never), so a stuck caller costs only
+	// itself.
+	Idle time.Duration
 }
 
 // ServeLMTP starts an LMTP session on the descriptors in and out (the
@@ -50,7 +57,7 @@ type LMTPOptions struct {
 // what ended it (the caller vanished).
 func ServeLMTP(loop *reactor.Loop, e *Engine, in, out int, opt LMTPOptions, done func(error)) (*LMTPConn, error) {
 	c := &LMTPConn{e: e, loop: loop, in: in, out: out, s: lmtp.NewSession(opt.Session),
-		buf: make([]byte, lmtpReadSize), done: done, resolveOnly: opt.ResolveOnly}
+		buf: make([]byte, lmtpReadSize), done: done, resolveOnly: opt.ResolveOnly, idle: opt.Idle}
 	if in == out {
 		if err := loop.Register(in, reactor.Readable|reactor.Writable, c.ready); err != nil {
 			return nil, fmt.Errorf("lmtp: %w", err)
@@ -64,6 +71,7 @@ func ServeLMTP(loop *reactor.Loop, e *Engine, in, out int, opt LMTPOptions, done
 			return nil, fmt.Errorf("lmtp output: %w", err)
 		}
 	}
+	c.touch()
 	c.progress()
 	return c, nil
 }
@@ -86,12 +94,13 @@ func (c *LMTPConn) readable(now time.Time, _ reactor.Events) {
 func (c *LMTPConn) writable(now time.Time, _ reactor.Events) { c.progress() }
 
 func (c *LMTPConn) read() {
-	if c.ended || !c.s.WantInput() {
+	if c.ended || c.draining || !c.s.WantInput() {
 		return
 	}
 	n, err := reactor.Read(c.in, c.buf)
 	if n > 0 {
 		c.s.Feed(c.buf[:n])
+		c.touch()
 	}
 	switch {
 	case errors.Is(err, io.EOF):
@@ -121,16 +130,48 @@ func (c *LMTPConn) progress() {
 			return
 		}
 	}
-	if c.s.Done() {
+	if c.s.Done() || (c.draining && c.s.Pending() == 0 && len(c.s.Output()) == 0) {
 		c.end(nil)
 		return
 	}
 	c.arm()
 }
 
+// Drain ends the session once the message it carries now (if any) is
+// answered: no new message is read (HUP, TERM). The caller sees the
+// connection close and retries what it did not hand over.
+func (c *LMTPConn) Drain() {
+	c.draining = true
+	c.progress()
+}
+
+// touch restarts the idle clock.
+func (c *LMTPConn) touch() {
+	if c.idle <= 0 {
+		return
+	}
+	when := c.loop.Now().Add(c.idle)
+	if c.idleTimer == nil {
+		c.idleTimer = c.loop.AddTimer(when, c.idleExpired)
+		return
+	}
+	c.loop.ResetTimer(c.idleTimer, when)
+}
+
+func (c *LMTPConn) idleExpired(time.Time) {
+	if c.ended {
+		return
+	}
+	if c.s.Pending() > 0 || len(c.s.Output()) > 0 {
+		c.touch() // we owe it answers: the wait is ours, not the caller's
+		return
+	}
+	c.end(fmt.Errorf("lmtp: caller idle for %v", c.idle))
+}
+
 func (c *LMTPConn) arm() {
 	var in, out reactor.Events
-	if c.s.WantInput() {
+	if c.s.WantInput() && !c.draining {
 		in = reactor.Readable
 	}
 	if len(c.s.Output()) > 0 {
@@ -185,6 +226,9 @@ func (c *LMTPConn) end(err error) {
 		return
 	}
 	c.ended, c.err = true, err
+	if c.idleTimer != nil {
+		c.loop.StopTimer(c.idleTimer)
+	}
 	c.loop.Remove(c.in)
 	if c.out != c.in {
 		c.loop.Remove(c.out)

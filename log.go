@@ -12,6 +12,7 @@ import (
 type Logger interface {
 	Recipient(RcptLog)
 	Message(MessageLog)
+	Notice(string) // anything else worth a line: sessions, signals, state dumps
 }
 
 // RcptLog is one recipient's fate, logged as sendmail logs a delivery.
@@ -37,6 +38,7 @@ type nopLogger struct{}
 
 func (nopLogger) Recipient(RcptLog)  {}
 func (nopLogger) Message(MessageLog) {}
+func (nopLogger) Notice(string)      {}
 
 // TextLogger writes sendmail-style lines to w (stderr, or a syslog
 // writer).
@@ -70,6 +72,9 @@ func (l TextLogger) Message(m MessageLog) {
 		m.First.Round(time.Millisecond), m.Last.Round(time.Millisecond), m.Elapsed.Round(time.Millisecond),
 		m.Engine.Connections, m.Engine.Transactions)
 }
+
+// Notice logs one line as it is.
+func (l TextLogger) Notice(s string) { fmt.Fprintln(l.W, s) }
 
 // clock formats a delay as sendmail does: hh:mm:ss.
 func clock(d time.Duration) string {

@@ -23,6 +23,7 @@ import (
 //	message deadline passed        451 4.4.7
 //	too big for the server (SIZE)  552 5.3.4
 //	delivering nothing (-d D)      451 4.3.0
+//	shutting down (HUP, TERM)      451 4.3.2
 type Outcome struct {
 	Status   smtp.Status // Delivered, Deferred or Bounced
 	Code     int
@@ -96,6 +97,11 @@ func outcomeDeadline(d string) Outcome {
 // outcomeNotSent: delivering nothing, as asked (-d D).
 func outcomeNotSent() Outcome {
 	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.3.0", Text: "not delivered: smtpfeed runs with -d D"}
+}
+
+// outcomeShutdown: smtpfeed was told to stop (HUP, TERM) first.
+func outcomeShutdown() Outcome {
+	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.3.2", Text: "smtpfeed is shutting down; try again later"}
 }
 
 // relayName is host[addr] as sendmail logs a relay.

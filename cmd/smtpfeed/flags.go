@@ -27,6 +27,7 @@ var timeoutNames = map[string]string{
 	"connect": "a TCP connect (75s)",
 	"message": "one message from DATA to its last answer (50m)",
 	"grace":   "how long a host waits for lookups still running (100ms)",
+	"lmtp":    "with -L: how long a caller may stay silent while nothing is owed to it (10m)",
 	"idle":    "how long an idle connection is kept for later messages (10s)",
 	"down":    "how long an unreachable address is skipped (10m)",
 }
@@ -103,6 +104,8 @@ type options struct {
 	lmtpRcpts  int
 	rcptFile   string
 	resolvConf string
+	listen     string
+	sessions   int
 	rcpts      []string
 }
 
@@ -138,6 +141,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.lmtpRcpts, "max-rcpts", lmtp.DefaultMaxRcpts, "most recipients accepted per LMTP transaction")
 	fs.StringVar(&o.rcptFile, "r", "", "with -d Q: read recipients from FILE, one address per line, instead of an LMTP session")
 	fs.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration file")
+	fs.StringVar(&o.listen, "L", "", "serve LMTP on unix:/path or tcp:host:port instead of stdin/stdout (Postfix, Exim)")
+	fs.IntVar(&o.sessions, "sessions", smtpfeed.DefaultMaxSessions, "with -L: most LMTP sessions at once")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: smtpfeed [flags]            (LMTP on stdin/stdout)\n       smtpfeed -d Q [flags] rcpt... | -r FILE\n")
 		fs.PrintDefaults()
@@ -172,6 +177,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-max-queries %d: want 1..65536", o.maxQueries)
 	case o.maxSize < 1:
 		return nil, fmt.Errorf("-size %d: want a positive number of octets", o.maxSize)
+	case o.listen != "" && !strings.HasPrefix(o.listen, "unix:") && !strings.HasPrefix(o.listen, "tcp:"):
+		return nil, fmt.Errorf("-L %s: want unix:/path or tcp:host:port", o.listen)
+	case o.sessions < 1:
+		return nil, fmt.Errorf("-sessions %d: want a positive number", o.sessions)
 	case o.rcptFile != "" && len(o.rcpts) > 0:
 		return nil, fmt.Errorf("give recipients either as arguments or with -r, not both")
 	case (o.rcptFile != "" || len(o.rcpts) > 0) && !o.resolveOnly():

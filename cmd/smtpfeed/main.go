@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"smtpfeed"
-	"smtpfeed/proto/lmtp"
 	"smtpfeed/reactor"
 )
 
@@ -55,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(o.rcpts) > 0 {
 		return resolveList(loop, o, res, stdout, stderr)
 	}
-	return serveStdio(loop, o, res, stderr)
+	return serve(loop, o, res, stderr)
 }
 
 // resolveList is -d Q over a recipient list: replies on stdout, the
@@ -82,64 +81,5 @@ func resolveList(loop *reactor.Loop, o *options, cfg smtpfeed.ResolverConfig, st
 	if err := plan.WriteReport(stderr); err != nil {
 		return exitSoftware
 	}
-	return exitOK
-}
-
-// serveStdio is the mailer: one LMTP session on standard input and
-// output, then the connections' QUITs, then exit.
-func serveStdio(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr io.Writer) int {
-	logger, closeLog, err := openLog(o.logTo, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
-		return exitConfig
-	}
-	defer closeLog()
-	fdLimit, err := reactor.RaiseFileLimit()
-	if err != nil {
-		logger.Printf("smtpfeed: raising the descriptor limit: %v", err)
-	}
-	cfg := o.engineConfig(res, fdLimit)
-	cfg.Log = smtpfeed.TextLogger{W: logger.Writer()}
-	logger.Printf("smtpfeed %s: starting, %d descriptors, %d connections at most", Version, fdLimit, cfg.MaxConns)
-	e, err := smtpfeed.NewEngine(loop, cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
-		return exitConfig
-	}
-	if err := reactor.PrepareStdio(); err != nil {
-		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
-		return exitOSErr
-	}
-	opt := smtpfeed.LMTPOptions{Session: lmtp.Config{Hostname: o.heloName(), MaxSize: o.maxSize, MaxRcpts: o.lmtpRcpts}}
-	if o.resolveOnly() {
-		opt.ResolveOnly = stderr
-	}
-	var sessionErr error
-	ended := false
-	if _, err := smtpfeed.ServeLMTP(loop, e, reactor.Stdin, reactor.Stdout, opt, func(err error) {
-		sessionErr, ended = err, true
-		loop.Stop()
-	}); err != nil {
-		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
-		return exitOSErr
-	}
-	if err := loop.Run(); err != nil {
-		logger.Printf("smtpfeed: %v", err)
-		return exitSoftware
-	}
-	if sessionErr != nil {
-		// The caller went away: it retries whatever it did not hear about.
-		logger.Printf("smtpfeed: %v; closing connections", sessionErr)
-		e.Abort(sessionErr.Error())
-	} else {
-		e.Shutdown()
-	}
-	deadline := time.Now().Add(shutdownWait)
-	for e.Open() > 0 && time.Now().Before(deadline) {
-		if err := loop.Step(time.Until(deadline)); err != nil {
-			break
-		}
-	}
-	_ = ended
 	return exitOK
 }

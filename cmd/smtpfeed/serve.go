@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log"
+	"net/netip"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"smtpfeed"
+	"smtpfeed/proto/lmtp"
+	"smtpfeed/reactor"
+)
+
+// exitTempFail is EX_TEMPFAIL: what SIGQUIT exits with, so the caller
+// retries everything.
+const exitTempFail = 75
+
+// defaultLMTPIdle ends listener sessions whose caller stays silent while
+// nothing is owed to it.
+const defaultLMTPIdle = 10 * time.Minute
+
+// server is the running mailer: the engine and its LMTP side (one session
+// on stdin/stdout, or a listener), and what signals do to them.
+type server struct {
+	loop     *reactor.Loop
+	e        *smtpfeed.Engine
+	log      *log.Logger
+	listener *smtpfeed.LMTPListener
+	stdio    *smtpfeed.LMTPConn
+	path     string // unix socket to remove at exit
+	done     bool
+	err      error
+}
+
+// serve runs the mailer until its LMTP side is finished, then lets the
+// connections QUIT (bounded), and returns the exit status.
+func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr io.Writer) int {
+	logger, closeLog, err := openLog(o.logTo, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
+		return exitConfig
+	}
+	defer closeLog()
+	fdLimit, err := reactor.RaiseFileLimit()
+	if err != nil {
+		logger.Printf("smtpfeed: raising the descriptor limit: %v", err)
+	}
+	cfg := o.engineConfig(res, fdLimit)
+	cfg.Log = smtpfeed.TextLogger{W: logger.Writer()}
+	logger.Printf("smtpfeed %s: starting, %d descriptors, %d connections at most", Version, fdLimit, cfg.MaxConns)
+	e, err := smtpfeed.NewEngine(loop, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
+		return exitConfig
+	}
+	s := &server{loop: loop, e: e, log: logger}
+	opt := smtpfeed.LMTPOptions{Session: lmtp.Config{Hostname: o.heloName(), MaxSize: o.maxSize, MaxRcpts: o.lmtpRcpts}}
+	if o.resolveOnly() {
+		opt.ResolveOnly = stderr
+	}
+	if err := loop.Notify(s.signal, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT); err != nil {
+		logger.Printf("smtpfeed: %v", err)
+	}
+	if o.listen != "" {
+		opt.Idle = defaultLMTPIdle
+		if d, ok := o.timeouts["lmtp"]; ok {
+			opt.Idle = d
+		}
+		if code := s.listen(o, opt); code != exitOK {
+			return code
+		}
+		defer s.cleanup()
+	} else {
+		if err := reactor.PrepareStdio(); err != nil {
+			fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
+			return exitOSErr
+		}
+		s.stdio, err = smtpfeed.ServeLMTP(loop, e, reactor.Stdin, reactor.Stdout, opt, s.finished)
+		if err != nil {
+			fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
+			return exitOSErr
+		}
+	}
+	for !s.done {
+		if err := loop.Step(-1); err != nil {
+			logger.Printf("smtpfeed: %v", err)
+			return exitSoftware
+		}
+	}
+	if s.err != nil {
+		// The caller went away: it retries whatever it did not hear about.
+		logger.Printf("smtpfeed: %v; closing connections", s.err)
+		e.Abort(s.err.Error())
+	} else {
+		e.Shutdown()
+	}
+	deadline := time.Now().Add(shutdownWait)
+	for e.Open() > 0 && time.Now().Before(deadline) {
+		if err := loop.Step(time.Until(deadline)); err != nil {
+			break
+		}
+	}
+	logger.Printf("smtpfeed: done")
+	return exitOK
+}
+
+// listen opens -L's socket and starts accepting sessions.
+func (s *server) listen(o *options, opt smtpfeed.LMTPOptions) int {
+	var fd int
+	var err error
+	switch {
+	case strings.HasPrefix(o.listen, "unix:"):
+		s.path = strings.TrimPrefix(o.listen, "unix:")
+		fd, err = reactor.ListenUnix(s.path)
+	default:
+		var ap netip.AddrPort
+		ap, err = netip.ParseAddrPort(strings.TrimPrefix(o.listen, "tcp:"))
+		if err == nil {
+			fd, err = reactor.ListenTCP(ap)
+		}
+	}
+	if err != nil {
+		s.log.Printf("smtpfeed: -L %s: %v", o.listen, err)
+		return exitOSErr
+	}
+	s.listener, err = smtpfeed.ListenLMTP(s.loop, s.e, fd, opt, o.sessions)
+	if err != nil {
+		s.log.Printf("smtpfeed: %v", err)
+		return exitOSErr
+	}
+	s.log.Printf("smtpfeed: serving LMTP on %s, %d sessions at most", o.listen, o.sessions)
+	return exitOK
+}
+
+func (s *server) cleanup() {
+	if s.path != "" {
+		os.Remove(s.path)
+	}
+}
+
+// finished: the stdin/stdout session is over.
+func (s *server) finished(err error) { s.done, s.err = true, err }
+
+// signal does what the original documents:
+//
+//	HUP   graceful: stop taking messages (and, with -L, sessions); answer
+//	      every pending recipient, the undelivered ones 4xx; QUIT every
+//	      connection; exit 0.
+//	TERM  semi-graceful: the same, but SMTP connections are closed at once.
+//	QUIT  exit 75 at once: the caller retries everything.
+//	INT   write the internal state to the log and go on.
+func (s *server) signal(now time.Time, sig os.Signal) {
+	switch sig {
+	case syscall.SIGHUP, syscall.SIGTERM:
+		s.log.Printf("smtpfeed: %v: finishing the messages in hand", sig)
+		if sig == syscall.SIGTERM {
+			s.e.Abort("smtpfeed received SIGTERM")
+		} else {
+			s.e.Drain()
+		}
+		if s.listener != nil {
+			s.listener.Stop(func() { s.done = true })
+		}
+		if s.stdio != nil {
+			s.stdio.Drain()
+		}
+	case syscall.SIGQUIT:
+		s.log.Printf("smtpfeed: SIGQUIT: exiting at once")
+		s.cleanup()
+		os.Exit(exitTempFail)
+	case syscall.SIGINT:
+		s.log.Print(s.e.Dump())
+	}
+}

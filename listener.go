@@ -1,0 +1,117 @@
+package smtpfeed
+
+import (
+	"fmt"
+	"time"
+
+	"smtpfeed/reactor"
+)
+
+// DefaultMaxSessions caps LMTP sessions at once in listener mode: each
+// holds its message in memory, and an MTA runs a handful of deliveries
+// to one transport at a time.
+const DefaultMaxSessions = 100
+
+// LMTPListener accepts LMTP sessions on a listening socket (Postfix's and
+// Exim's lmtp transports) and serves them all in the loop, sharing the
+// engine: its caches, its reachability table and its idle connections.
+type LMTPListener struct {
+	e        *Engine
+	loop     *reactor.Loop
+	fd       int
+	opt      LMTPOptions
+	max      int
+	sessions map[*LMTPConn]int // session -> its socket
+	watching bool
+	stopped  bool
+	accepted int
+	onIdle   func()
+}
+
+// ListenLMTP serves LMTP on the listening socket fd, at most max sessions
+// at once (0: DefaultMaxSessions); beyond that new callers wait in the
+// accept queue.
+func ListenLMTP(loop *reactor.Loop, e *Engine, fd int, opt LMTPOptions, max int) (*LMTPListener, error) {
+	if max <= 0 {
+		max = DefaultMaxSessions
+	}
+	l := &LMTPListener{e: e, loop: loop, fd: fd, opt: opt, max: max, sessions: make(map[*LMTPConn]int)}
+	if err := loop.Register(fd, reactor.Readable, l.ready); err != nil {
+		return nil, fmt.Errorf("lmtp listener: %w", err)
+	}
+	l.watching = true
+	return l, nil
+}
+
+// Sessions reports the sessions open now; Accepted those ever accepted.
+func (l *LMTPListener) Sessions() int { return len(l.sessions) }
+
+// Accepted reports how many sessions were accepted.
+func (l *LMTPListener) Accepted() int { return l.accepted }
+
+// Stop stops accepting sessions and drains the open ones: each ends once
+// the message it carries is answered. idle is called when none is left.
+func (l *LMTPListener) Stop(idle func()) {
+	l.stopped, l.onIdle = true, idle
+	if l.watching {
+		l.loop.Remove(l.fd)
+		l.watching = false
+	}
+	for c := range l.sessions {
+		c.Drain()
+	}
+	l.checkIdle()
+}
+
+func (l *LMTPListener) checkIdle() {
+	if l.stopped && len(l.sessions) == 0 && l.onIdle != nil {
+		f := l.onIdle
+		l.onIdle = nil
+		f()
+	}
+}
+
+func (l *LMTPListener) ready(now time.Time, _ reactor.Events) {
+	for len(l.sessions) < l.max && !l.stopped {
+		cfd, err := reactor.Accept(l.fd)
+		if err != nil {
+			l.e.cfg.Log.Notice(fmt.Sprintf("lmtp listener: %v", err))
+			return
+		}
+		if cfd < 0 {
+			return
+		}
+		l.accepted++
+		var c *LMTPConn
+		c, err = ServeLMTP(l.loop, l.e, cfd, cfd, l.opt, func(err error) { l.ended(c, err) })
+		if err != nil {
+			l.loop.Close(cfd)
+			continue
+		}
+		if c.ended {
+			l.loop.Close(cfd) // over before it began: the caller left at once
+			continue
+		}
+		l.sessions[c] = cfd
+	}
+	if len(l.sessions) >= l.max && l.watching {
+		// At the limit: callers wait in the accept queue.
+		l.loop.Modify(l.fd, 0)
+	}
+}
+
+// ended closes a session's socket and makes room for the next caller.
+func (l *LMTPListener) ended(c *LMTPConn, err error) {
+	if c == nil {
+		return // ended inside ServeLMTP, before it returned
+	}
+	if err != nil {
+		l.e.cfg.Log.Notice(fmt.Sprintf("lmtp session %d: %v", c.in, err))
+	}
+	delete(l.sessions, c)
+	l.loop.Close(c.in)
+	if !l.stopped && l.watching && len(l.sessions) < l.max {
+		l.loop.Modify(l.fd, reactor.Readable)
+	}
+	l.checkIdle()
+}
