@@ -135,15 +135,19 @@ func (d *dest) flush() {
 	if d.idle != nil {
 		d.e.loop.StopTimer(d.idle)
 	}
-	groups := map[string]*batch{}
-	var order []string
+	type groupKey struct {
+		j      *job
+		domain string
+	}
+	groups := map[groupKey]*batch{}
+	var order []groupKey
 	for _, r := range d.waiting {
 		if r.done {
 			continue
 		}
-		key := fmt.Sprint(r.j.id)
+		key := groupKey{j: r.j}
 		if d.e.cfg.Apart {
-			key += "/" + r.domain
+			key.domain = r.domain
 		}
 		b := groups[key]
 		if b == nil {
