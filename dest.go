@@ -256,9 +256,17 @@ func (d *dest) idled(c *Conn) {
 		d.flush()
 		return
 	}
-	if d.e.pool.wanted() && d.e.needs[d.addr] == 0 {
-		c.Quit() // a host waiting for a slot has a better use for it
-		return
+	if d.e.pool.wanted() {
+		// Hosts wait for a slot: at the limit the idle connection least
+		// needed, oldest first, makes room (paper §3.3). Keeping it for a
+		// recipient that may come back to it would deadlock the pool when
+		// that recipient is itself waiting for a slot.
+		if v := d.e.pool.victim(); v != nil {
+			v.conn.Quit()
+			if v == d {
+				return
+			}
+		}
 	}
 	if d.idle == nil {
 		d.idle = d.e.loop.AddTimer(c.LastUsed.Add(d.e.cfg.IdleTime), d.idleExpired)

@@ -317,3 +317,17 @@ func TestEngineFallbackMX(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineConnLimitSecondMX: at the connection limit, idle connections
+// to hosts that waiting recipients list as a later MX must still make
+// room, or the pool deadlocks: every domain here has a second MX.
+func TestEngineConnLimitSecondMX(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 6, Domains: 120, Hosts: 40, Users: 2, SecondMX: 0.99})
+	r := newEngineRun(t, s, func(c *Config) { c.MaxConns = 4; c.IdleTime = time.Minute })
+	rcpts := s.World.Addresses()
+	r.deliver(rcpts, 20*time.Second)
+	r.check(rcpts)
+	if r.e.pool.peak > 4 {
+		t.Fatalf("%d connections open at once, want at most 4", r.e.pool.peak)
+	}
+}
