@@ -6,10 +6,7 @@ BENCHTIME ?= 1s
 # Every OS the poller must compile for: epoll on linux, kqueue on the rest.
 CROSS := linux/amd64 linux/arm64 freebsd/amd64 freebsd/arm64 openbsd/amd64 \
 	openbsd/arm64 netbsd/amd64 netbsd/arm64 darwin/amd64 darwin/arm64 dragonfly/amd64
-# A world small enough to start in a second, large enough to show every knob.
-DEMO_FLAGS ?= -domains 1000 -hosts 100
-
-.PHONY: all build test vet lint cross fuzz-smoke bench demo clean
+.PHONY: all build test vet lint cross fuzz-smoke bench bench-feed demo clean
 
 all: build
 
@@ -46,11 +43,24 @@ fuzz-smoke:
 	done; \
 	if [ $$found = 0 ]; then echo "fuzz-smoke: no fuzz targets under ./fuzz yet"; fi
 
+# The Go benchmarks, then smtpfeed itself on three simulated worlds.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	$(MAKE) bench-feed
 
+# smtpfeed on simnet worlds of 30, 10,000 and 100,000 recipients: a table on
+# stdout and in out/bench.md, charts in out/bench-<world>.svg. FEEDBENCH_FLAGS
+# picks, e.g. -worlds paper,10k or -no-strace.
+FEEDBENCH_FLAGS ?=
+bench-feed:
+	$(GO) build -o bin/smtpfeed ./cmd/smtpfeed
+	$(GO) run ./cmd/feedbench -bench -smtpfeed bin/smtpfeed $(FEEDBENCH_FLAGS)
+
+# smtpfeed delivering one message to about 2,000 recipients of a simulated
+# Internet on loopback, checked against what the world expects.
 demo:
-	$(GO) run ./cmd/simnet -demo $(DEMO_FLAGS)
+	$(GO) build -o bin/smtpfeed ./cmd/smtpfeed
+	$(GO) run ./cmd/feedbench -demo -smtpfeed bin/smtpfeed
 
 clean:
 	rm -rf bin out

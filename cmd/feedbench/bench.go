@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"smtpfeed/cmd/simnet/sim"
+)
+
+// benchWorld is one world of the benchmark.
+type benchWorld struct {
+	name string
+	cfg  sim.Config
+}
+
+// benchWorlds are the benchmark's worlds, 20 ms round trips and the kinds
+// a real list meets: shared MX hosts, dead and refusing first MX hosts,
+// unknown domains, a few refused and deferred recipients. No silent
+// domains: they only measure smtpfeed's DNS timeout.
+func benchWorlds(seed uint64) []benchWorld {
+	big := func(domains, hosts, users int) sim.Config {
+		c := sim.DefaultConfig()
+		c.Seed, c.Domains, c.Hosts, c.Users = seed, domains, hosts, users
+		c.RTT, c.Silent = 20*time.Millisecond, 0
+		c.DeferRcpts, c.BounceRcpts = 0.005, 0.01
+		return c
+	}
+	// The paper's experiment: 30 recipients on 30 domains; counts, not
+	// fractions, so each kind appears once.
+	paper := big(30, 30, 1)
+	paper.Share, paper.DeadFirst, paper.RefuseFirst, paper.Crossed = 5, 1, 1, 0
+	paper.Implicit, paper.CNAME, paper.NullMX, paper.NXDomain, paper.Truncate = 1, 1, 0, 1, 1
+	paper.DeadHosts, paper.RefuseHosts = 1, 1
+	paper.DeferRcpts, paper.BounceRcpts = 0, 1
+	return []benchWorld{
+		{"paper", paper},
+		{"10k", big(3334, 1000, 3)},   // 10,002 recipients
+		{"100k", big(20000, 2000, 5)}, // 100,000 recipients
+	}
+}
+
+type benchOpts struct {
+	smtpfeed string
+	seed     uint64
+	connect  time.Duration
+	dir, out string
+	worlds   string
+	strace   bool
+	extra    []string
+	limit    time.Duration
+}
+
+// benchRow is one world's measurements.
+type benchRow struct {
+	name     string
+	r        *run
+	f        *figures
+	syscalls string // per delivered recipient, or why there is none
+}
+
+func runBench(o benchOpts, stdout io.Writer) error {
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(o.worlds, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	_, straceErr := exec.LookPath("strace")
+	fmt.Fprintf(stdout, "feedbench: smtpfeed %s, logs under %s, dead hosts cost -t connect=%v\n", o.smtpfeed, o.dir, o.connect)
+	var rows []benchRow
+	var failed []string
+	for _, bw := range benchWorlds(o.seed) {
+		if !want[bw.name] {
+			continue
+		}
+		row, err := benchOne(bw, o, straceErr == nil && o.strace)
+		if err != nil {
+			return fmt.Errorf("world %s: %w", bw.name, err)
+		}
+		switch {
+		case straceErr != nil:
+			row.syscalls = "strace not installed"
+		case !o.strace:
+			row.syscalls = "skipped (-no-strace)"
+		}
+		fmt.Fprintf(stdout, "world %s: %d recipients, exit %s, %v wall; log %s\n",
+			bw.name, row.f.recipients, exitText(row.r), ms(row.r.wall), row.r.logPath)
+		if !row.f.ok() || row.r.exitErr != nil || len(row.r.oddities) > 0 {
+			failed = append(failed, bw.name)
+			var b bytes.Buffer
+			printFigures(&b, mustWorld(bw.cfg), row.r, row.f)
+			stdout.Write(b.Bytes())
+		}
+		rows = append(rows, row)
+	}
+	var md bytes.Buffer
+	writeTable(&md, rows, o.connect)
+	stdout.Write(md.Bytes())
+	if err := os.WriteFile(filepath.Join(o.out, "bench.md"), md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s and the charts %s\n", filepath.Join(o.out, "bench.md"), filepath.Join(o.out, "bench-<world>.svg"))
+	if len(failed) > 0 {
+		return fmt.Errorf("smtpfeed's answers do not match the world in: %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// mustWorld regenerates a world for printing (the run's was closed).
+func mustWorld(cfg sim.Config) *sim.World {
+	w, err := sim.Generate(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return w
+}
+
+// benchOne runs one world: the timed run, its chart, then a traced run on
+// a fresh copy of the world, since strace slows the child down.
+func benchOne(bw benchWorld, o benchOpts, trace bool) (benchRow, error) {
+	row := benchRow{name: bw.name}
+	ro := runOpts{smtpfeed: o.smtpfeed, connect: o.connect, dir: o.dir, name: bw.name, limit: o.limit, extra: o.extra}
+	s, err := sim.Start(bw.cfg)
+	if err != nil {
+		return row, err
+	}
+	row.r, err = runFeed(s, ro)
+	s.Close()
+	if err != nil {
+		return row, err
+	}
+	row.f = measure(s.World, row.r, o.connect)
+	if err := writeChart(filepath.Join(o.out, "bench-"+bw.name+".svg"), bw.name, row.f, o.connect); err != nil {
+		return row, err
+	}
+	if !trace {
+		return row, nil
+	}
+	s, err = sim.Start(bw.cfg)
+	if err != nil {
+		return row, err
+	}
+	ro.strace, ro.limit = true, 15*time.Minute
+	tr, err := runFeed(s, ro)
+	s.Close()
+	switch {
+	case err != nil:
+		return row, err
+	case tr.exitErr != nil:
+		row.syscalls = "strace run failed: " + tr.exitErr.Error()
+	case tr.report.Delivered == 0:
+		row.syscalls = "nothing delivered under strace"
+	default:
+		row.syscalls = fmt.Sprintf("%.1f", float64(tr.syscalls)/float64(tr.report.Delivered))
+	}
+	return row, nil
+}
+
+func writeChart(path, name string, f *figures, connect time.Duration) error {
+	var b bytes.Buffer
+	title := fmt.Sprintf("smtpfeed, world %s: %d recipients, cumulative deliveries", name, f.recipients)
+	marks := []marker{{f.bound, fmt.Sprintf("bound %v", f.bound), "firebrick"}}
+	if f.deadBound > f.bound {
+		marks = append(marks, marker{f.deadBound, fmt.Sprintf("bound + dead host's %v", connect), "darkorange"})
+	}
+	if err := writeSVG(&b, title, cumulative(f.times, 1000), f.deliveries, marks); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
+
+// writeTable writes the markdown table and the targets.
+func writeTable(w io.Writer, rows []benchRow, connect time.Duration) {
+	fmt.Fprintf(w, "\n| world | rcpts / domains / hosts | answers | first | last | bound | last/bound | last/(bound+%v dead) | conns (live hosts with mail) | txns (ideal) | DNS queries (distinct names) | DNS per name | CPU s | peak RSS MiB | syscalls per delivered | dups |\n", connect)
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rows {
+		f := r.f
+		ans := "ok"
+		if !f.ok() || r.r.exitErr != nil {
+			ans = fmt.Sprintf("MISMATCH (%d unanswered, %d wrong)", len(f.noAnswer), len(f.wrong))
+		}
+		fmt.Fprintf(w, "| %s | %d / %d / %d | %s | %v | %v | %v | %.2f | %.2f | %d (%d) | %d (%d) | %d (%d) | %.2f | %.2f | %.1f | %s | %d |\n",
+			r.name, f.recipients, f.domains, f.hosts, ans, ms(f.first), ms(f.last), f.bound,
+			ratio(f.last, f.bound), ratio(f.last, f.deadBound), f.conns, f.hostsUsed, f.txns, f.idealTxns,
+			f.dnsTotal, f.dnsNames, float64(f.dnsTotal)/float64(max(1, f.dnsNames)),
+			r.r.cpu.Seconds(), float64(r.r.maxRSS)/1024, r.syscalls, f.duplicates)
+	}
+	fmt.Fprintln(w, "\nTargets:")
+	for _, r := range rows {
+		f := r.f
+		if r.name == "10k" {
+			fmt.Fprintf(w, "- time to last delivery within 1.3x the bound at 10,000 recipients: %.2fx against the world's bound (%s);"+
+				" %.2fx against the bound plus the %v a dead first MX costs (%s)\n",
+				ratio(f.last, f.bound), pass(ratio(f.last, f.bound) <= 1.3), ratio(f.last, f.deadBound), connect,
+				pass(ratio(f.last, f.deadBound) <= 1.3))
+		}
+		if r.name == "100k" {
+			fmt.Fprintf(w, "- under 64 MiB peak RSS at 100,000 recipients: %.1f MiB (%s)\n",
+				float64(r.r.maxRSS)/1024, pass(r.r.maxRSS < 64<<10))
+		}
+	}
+	for _, r := range rows {
+		f := r.f
+		fmt.Fprintf(w, "- %s: one connection per live host with mail plus one attempt per dead host: %d connections for %d hosts (%s; attempts to the %d dead first MX hosts are not visible to simnet);"+
+			" one DNS query per distinct name: %d for %d names, %d repeated (%s)\n",
+			r.name, f.conns, f.hostsUsed, pass(f.conns <= f.hostsUsed), f.deadFirsts,
+			f.dnsTotal, f.dnsNames, f.dnsRepeats, pass(f.dnsRepeats == 0))
+	}
+}
+
+func pass(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"smtpfeed/cmd/simnet/sim"
+)
+
+// figures are the measurements of one run, set against the world.
+type figures struct {
+	recipients, domains, hosts, liveHosts int
+
+	got, want map[sim.Outcome]int
+	noAnswer  []int // recipient indexes without an answer
+	wrong     []int // answered with another status than the world expects
+	// claimed are recipients answered 2xx that no host received.
+	claimed []int
+
+	first, last time.Duration // deliveries, since MarkStart
+	bound       time.Duration // the world's MaxBound
+	// deadBound is the bound with the connect timeout added for domains
+	// whose first MX is dead: what a client that must wait for a dead host
+	// before it may try the next one could reach at best.
+	deadBound time.Duration
+	// lastAlive is the last delivery to a domain without a dead first MX.
+	lastAlive time.Duration
+	// aliveBound is the bound over those same domains.
+	aliveBound time.Duration
+
+	conns, txns           int
+	hostsUsed, deadFirsts int // live hosts that should receive mail; dead first MX hosts
+	idealTxns             int // one per used host per transaction limit
+
+	dnsTotal, dnsNames, dnsRepeats int
+	repeated                       []sim.DNSCount // (name, type, transport) asked more than once
+
+	// slowest is the last recipient delivered among domains without a
+	// dead first MX, nil when there is none.
+	slowest *sim.Recipient
+
+	duplicates int
+	deliveries int
+	times      []time.Duration // every delivery, sorted
+}
+
+// ok says whether the run matched the world.
+func (f *figures) ok() bool {
+	return len(f.noAnswer) == 0 && len(f.wrong) == 0 && len(f.claimed) == 0 && f.duplicates == 0
+}
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// measure computes the figures of run r against world w; connect is what
+// a dead host costs.
+func measure(w *sim.World, r *run, connect time.Duration) *figures {
+	rep := &r.report
+	f := &figures{
+		recipients: len(w.Recipients), domains: len(w.Domains), hosts: len(w.Hosts),
+		liveHosts: len(w.HostsOf(sim.HostLive)),
+		got:       map[sim.Outcome]int{}, want: w.Expected(),
+		bound: w.MaxBound(), conns: rep.Connections, txns: rep.Transactions,
+		duplicates: len(rep.Duplicates), deliveries: len(rep.Deliveries),
+	}
+	delivered := map[string]time.Duration{}
+	for _, d := range rep.Deliveries {
+		a := strings.ToLower(d.Rcpt)
+		if t, seen := delivered[a]; !seen || d.At < t {
+			delivered[a] = d.At
+		}
+		f.times = append(f.times, d.At)
+	}
+	slices.Sort(f.times)
+	if len(f.times) > 0 {
+		f.first, f.last = f.times[0], f.times[len(f.times)-1]
+	}
+	perHost := map[*sim.Host]int{}
+	deadHosts := map[*sim.Host]bool{}
+	for i, rc := range w.Recipients {
+		a := r.answers[i]
+		switch {
+		case a == nil:
+			f.noAnswer = append(f.noAnswer, i)
+		case a.class() != rc.Expect:
+			f.wrong = append(f.wrong, i)
+		}
+		if a != nil {
+			f.got[a.class()]++
+			if _, ok := delivered[strings.ToLower(rc.Addr)]; a.class() == sim.Delivered && !ok {
+				f.claimed = append(f.claimed, i)
+			}
+		}
+		if hs := rc.Domain.MXHosts(); len(hs) > 0 && rc.Expect == sim.Delivered {
+			perHost[hs[0]]++
+		}
+		if rc.Expect != sim.Delivered {
+			continue
+		}
+		b := rc.Bound
+		if rc.Domain.Kind == sim.KindDeadFirst {
+			b += connect
+			deadHosts[rc.Domain.MX[0].Host] = true
+		} else {
+			f.aliveBound = max(f.aliveBound, rc.Bound)
+			if t := delivered[strings.ToLower(rc.Addr)]; t > f.lastAlive || f.slowest == nil {
+				f.lastAlive, f.slowest = max(t, f.lastAlive), rc
+			}
+		}
+		f.deadBound = max(f.deadBound, b)
+	}
+	f.hostsUsed, f.deadFirsts = len(perHost), len(deadHosts)
+	for h, n := range perHost {
+		limit := 100 // smtpfeed's default -R
+		if h.RcptLimit > 0 {
+			limit = min(limit, h.RcptLimit)
+		}
+		f.idealTxns += (n + limit - 1) / limit
+	}
+	names := map[string]bool{}
+	for _, q := range rep.DNSQueries {
+		names[q.Name] = true
+		f.dnsRepeats += q.Count - 1
+		if q.Count > 1 {
+			f.repeated = append(f.repeated, q)
+		}
+	}
+	f.dnsTotal, f.dnsNames = rep.DNSQueriesTotal, len(names)
+	return f
+}
+
+// straceCalls reads the total number of calls from strace -c output.
+func straceCalls(path string) (int, error) {
+	fl, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer fl.Close()
+	sc := bufio.NewScanner(fl)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		// "100.00 0.012345 1 12345 [errors] total"
+		if len(fs) >= 5 && fs[len(fs)-1] == "total" {
+			n, err := strconv.Atoi(fs[3])
+			if err != nil {
+				return 0, fmt.Errorf("strace summary %s: %q", path, sc.Text())
+			}
+			return n, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("strace summary %s: no total line", path)
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	demo := flag.Bool("demo", false, "run the demo world and print a summary (the default)")
+	bench := flag.Bool("bench", false, "run the benchmark worlds; table to stdout and out/bench.md, charts to out/")
+	smtpfeed := flag.String("smtpfeed", "bin/smtpfeed", "the smtpfeed binary to run")
+	seed := flag.Uint64("seed", 1, "the worlds' seed")
+	connect := flag.Duration("connect", 2*time.Second, "smtpfeed's connect timeout (-t connect=): what a dead host costs")
+	outDir := flag.String("out", "out", "where -bench writes bench.md and the charts")
+	worlds := flag.String("worlds", "paper,10k,100k", "with -bench: the worlds to run, comma-separated (paper, 10k, 100k)")
+	extra := flag.String("args", "", "more smtpfeed flags, space-separated (e.g. \"-n 300\"); -nameserver and -port are always the world's")
+	limit := flag.Duration("limit", 2*time.Minute, "with -bench: kill a smtpfeed run (not traced) after this long and report it hung")
+	noStrace := flag.Bool("no-strace", false, "with -bench: skip the strace runs")
+	flag.Parse()
+	if *demo && *bench {
+		fmt.Fprintln(os.Stderr, "feedbench: -demo and -bench exclude each other")
+		os.Exit(2)
+	}
+	if _, err := os.Stat(*smtpfeed); err != nil {
+		fmt.Fprintf(os.Stderr, "feedbench: %v (build it first: go build -o bin/smtpfeed ./cmd/smtpfeed)\n", err)
+		os.Exit(2)
+	}
+	raiseFileLimit()
+	dir, err := os.MkdirTemp("", "feedbench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "feedbench:", err)
+		os.Exit(1)
+	}
+	if *bench {
+		err = runBench(benchOpts{smtpfeed: *smtpfeed, seed: *seed, connect: *connect, dir: dir,
+			out: *outDir, extra: strings.Fields(*extra), limit: *limit, worlds: *worlds, strace: !*noStrace}, os.Stdout)
+	} else {
+		err = runDemo(demoConfig(*seed), runOpts{smtpfeed: *smtpfeed, connect: *connect, dir: dir, extra: strings.Fields(*extra)}, os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "feedbench:", err)
+		os.Exit(1)
+	}
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit: the
+// world's thousands of listeners and connections live in this process.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
