@@ -45,6 +45,11 @@ type ConnConfig struct {
 	SMTP           smtp.Config
 	ConnectTimeout time.Duration // 0: DefaultConnectTimeout
 	Source         netip.Addr    // local address to connect from; invalid: any
+	// ReadBuf, when set, is the buffer reads land in, shared by every
+	// connection of the loop: the machine copies what it keeps, so one
+	// buffer serves all and a thousand connections do not hold a
+	// thousand idle buffers.
+	ReadBuf []byte
 }
 
 // ConnHandlers are the engine's callbacks, all run on the loop.
@@ -150,7 +155,10 @@ func (c *Conn) ready(now time.Time, ev reactor.Events) {
 		}
 		c.st = connOpen
 		c.Opened, c.LastUsed = now, now
-		c.buf = make([]byte, readBufferSize)
+		c.buf = c.cfg.ReadBuf
+		if c.buf == nil {
+			c.buf = make([]byte, readBufferSize)
+		}
 		c.m.Connected(now)
 		if c.h.Opened != nil {
 			c.h.Opened(c)

@@ -95,7 +95,7 @@ func (d *dest) start() {
 		return // started again when a slot frees
 	}
 	e := d.e
-	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Source: e.cfg.Source}
+	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Source: e.cfg.Source, ReadBuf: e.readBuf}
 	c, err := DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
 		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed})
 	if err != nil {
@@ -119,7 +119,7 @@ func (d *dest) unreachable() {
 		if r.done {
 			continue
 		}
-		r.errs = append(r.errs, why)
+		r.lastErr = why
 		r.next()
 		r.route()
 	}
@@ -190,6 +190,14 @@ func (d *dest) opened(c *Conn) {
 // results takes the fates the connection reports.
 func (d *dest) results(c *Conn, rs []smtp.Result) {
 	relay := relayName(d.name, c)
+	// The recipients of one transaction share its verdict: one outcome
+	// (and one text) for all of them, not one string per recipient.
+	type verdict struct {
+		status smtp.Status
+		code   int
+		first  string
+	}
+	var memo map[verdict]Outcome
 	for _, res := range rs {
 		b := d.inflight[res.Tx]
 		if b == nil {
@@ -205,7 +213,20 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 			continue
 		}
 		if res.Status != smtp.NextHost {
-			r.finish(outcomeOf(res, relay))
+			if res.Err != nil || res.PossibleDuplicate || len(res.Reply.Lines) == 0 {
+				r.finish(outcomeOf(res, relay))
+				continue
+			}
+			k := verdict{res.Status, res.Reply.Code, res.Reply.Lines[0]}
+			o, ok := memo[k]
+			if !ok {
+				if memo == nil {
+					memo = make(map[verdict]Outcome)
+				}
+				o = outcomeOf(res, relay)
+				memo[k] = o
+			}
+			r.finish(o)
 			continue
 		}
 		d.failed(c, r, res.Err)
@@ -225,7 +246,7 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 			d.e.markDown(d.addr, errText(err))
 		}
 	}
-	r.errs = append(r.errs, fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err)))
+	r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
 	if d.carried && !r.retried {
 		r.retried = true
 		d.add(r)

@@ -115,7 +115,8 @@ type Engine struct {
 	jobs      map[*job]struct{}
 	nextJob   int
 	fallback  *MXResult
-	stopping  bool // HUP or TERM: nothing new starts
+	stopping  bool   // HUP or TERM: nothing new starts
+	readBuf   []byte // shared by every SMTP connection's reads
 	stats     EngineStats
 }
 
@@ -140,6 +141,7 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 		jobs:      make(map[*job]struct{}),
 	}
 	e.pool.e, e.pool.limit = e, cfg.MaxConns
+	e.readBuf = make([]byte, readBufferSize)
 	if !cfg.DeliverNothing {
 		res, err := NewResolver(loop, cfg.Resolver)
 		if err != nil {

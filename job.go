@@ -45,9 +45,9 @@ type rcpt struct {
 	// after it in its list: those may still get it if this one fails.
 	tent     bool
 	fellBack bool
-	retried  bool // already retried once after a reused connection failed
-	inConn   bool // handed to a connection, which owes it a result
-	errs     []string
+	retried  bool   // already retried once after a reused connection failed
+	inConn   bool   // handed to a connection, which owes it a result
+	lastErr  string // why the last host tried failed
 	done     bool
 }
 
@@ -246,7 +246,7 @@ func (r *rcpt) route() {
 			d.add(r)
 			return
 		}
-		r.errs = append(r.errs, d.downReason())
+		r.lastErr = d.downReason()
 		r.next()
 	}
 	if !r.fellBack && r.j.e.cfg.Fallback != "" {
@@ -256,7 +256,7 @@ func (r *rcpt) route() {
 				return
 			}
 			if fb.Fail != nil {
-				r.errs = append(r.errs, "fallback "+r.j.e.cfg.Fallback+": "+fb.Fail.Text)
+				r.lastErr = "fallback " + r.j.e.cfg.Fallback + ": " + fb.Fail.Text
 				r.route()
 				return
 			}
@@ -265,7 +265,7 @@ func (r *rcpt) route() {
 		})
 		return
 	}
-	r.finish(outcomeUnreachable(r.domain, r.errs))
+	r.finish(outcomeUnreachable(r.domain, r.lastErr))
 }
 
 // finish gives the recipient its one answer.

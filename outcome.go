@@ -79,10 +79,10 @@ func outcomeFail(f *Failure) Outcome {
 }
 
 // outcomeUnreachable: every MX host of the recipient failed.
-func outcomeUnreachable(domain string, errs []string) Outcome {
-	why := "no mail host"
-	if len(errs) > 0 {
-		why = errs[len(errs)-1]
+func outcomeUnreachable(domain string, lastErr string) Outcome {
+	why := lastErr
+	if why == "" {
+		why = "no mail host"
 	}
 	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.4.1",
 		Text: fmt.Sprintf("no mail host for %s could be reached: %s", domain, why)}

@@ -176,7 +176,9 @@ func TestNSD(t *testing.T) {
 	}
 	// One MX per domain, the implicit MX's A, alias's CNAME target
 	// (answered with the alias), the loop; no A query for any MX host.
-	if st.UDPSent > st.Queries || st.Queries > len(all)+2 {
+	// Retransmissions (a loaded machine can make the 20 ms floor fire)
+	// are sent again, not asked again: they are not questions.
+	if st.Queries > len(all)+2 {
 		t.Errorf("stats %+v for %d domains: want one query per question, no host A queries", st, len(all))
 	}
 }

@@ -88,6 +88,7 @@ func (s *Session) Answer(m *Message, i int, r Reply) error {
 	s.owed--
 	for s.written < len(s.answers) && s.answered[s.written] {
 		s.out.reply(s.answers[s.written])
+		s.answers[s.written] = Reply{} // written: its text need not stay
 		s.written++
 	}
 	if s.owed == 0 {

@@ -60,6 +60,13 @@ func validEnhanced(s string, class int) bool {
 // printable replaces every byte outside printable ASCII with '?' and cuts
 // s to at most limit bytes, ending in "..." when cut.
 func printable(s string, limit int) string {
+	clean := len(s) <= limit
+	for i := 0; clean && i < len(s); i++ {
+		clean = s[i] >= 0x20 && s[i] <= 0x7e
+	}
+	if clean {
+		return s // the common case: no copy per recipient
+	}
 	cut := len(s) > limit
 	if cut {
 		s = s[:max(limit-3, 0)]
