@@ -6,7 +6,7 @@ BENCHTIME ?= 1s
 # Every OS the poller must compile for: epoll on linux, kqueue on the rest.
 CROSS := linux/amd64 linux/arm64 freebsd/amd64 freebsd/arm64 openbsd/amd64 \
 	openbsd/arm64 netbsd/amd64 netbsd/arm64 darwin/amd64 darwin/arm64 dragonfly/amd64
-.PHONY: all build test vet lint cross fuzz-smoke bench bench-feed demo clean
+.PHONY: all build test vet lint cross fuzz-smoke bench bench-feed demo install clean
 
 all: build
 
@@ -21,6 +21,15 @@ vet:
 # seed corpora as ordinary tests.
 test: vet
 	$(GO) test -race -count=1 ./...
+
+# The MTA integration tests (build tag mta, root): a real sendmail, Exim or
+# Postfix submits a list message and hands it to smtpfeed, which delivers into
+# simnet, each run in namespaces of its own. Debian installs one MTA at a
+# time, so MTA_RUN picks the test: Sendmail, Exim or Postfix (empty: all).
+MTA_RUN ?=
+.PHONY: test-mta
+test-mta:
+	$(GO) test -tags mta -race -count=1 -timeout 15m -run 'TestMTA$(MTA_RUN)' -v .
 
 lint:
 	$(GO) run $(STATICCHECK) ./...
@@ -61,6 +70,13 @@ bench-feed:
 demo:
 	$(GO) build -o bin/smtpfeed ./cmd/smtpfeed
 	$(GO) run ./cmd/feedbench -demo -smtpfeed bin/smtpfeed
+
+PREFIX ?= /usr/local
+install:
+	$(GO) build -o bin/smtpfeed ./cmd/smtpfeed
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 bin/smtpfeed $(DESTDIR)$(PREFIX)/sbin/smtpfeed
+	install -m 644 cmd/smtpfeed/smtpfeed.8 $(DESTDIR)$(PREFIX)/share/man/man8/smtpfeed.8
 
 clean:
 	rm -rf bin out
