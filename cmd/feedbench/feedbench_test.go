@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +18,9 @@ import (
 // buildSmtpfeed builds the smtpfeed command into a temporary directory.
 func buildSmtpfeed(t *testing.T) string {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := exec.LookPath(goBin); err != nil {
-		if goBin, err = exec.LookPath("go"); err != nil {
-			t.Skip("no go command to build smtpfeed with")
-		}
+	goBin, err := exec.LookPath("go") // go test runs with the go command on PATH
+	if err != nil {
+		t.Fatalf("no go command to build smtpfeed with: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "smtpfeed")
 	if out, err := exec.Command(goBin, "build", "-o", bin, "smtpfeed/cmd/smtpfeed").CombinedOutput(); err != nil {
