@@ -52,7 +52,7 @@ func (d *dest) downReason() string {
 // or after the grace period.
 func (d *dest) add(r *rcpt) {
 	d.waiting = append(d.waiting, r)
-	if d.conn == nil || d.conn.Connecting() {
+	if d.conn != nil && d.conn.Connecting() {
 		r.tentative()
 	}
 	switch {
@@ -106,6 +106,12 @@ func (d *dest) start() {
 	}
 	e.stats.Connections++
 	d.conn, d.carried = c, false
+	// Only a connect in flight holds the later hosts of its recipients:
+	// recipients merely waiting would let two hosts that are each other's
+	// second MX hold each other for ever.
+	for _, r := range d.waiting {
+		r.tentative()
+	}
 	d.flush()
 }
 

@@ -331,3 +331,14 @@ func TestEngineConnLimitSecondMX(t *testing.T) {
 		t.Fatalf("%d connections open at once, want at most 4", r.e.pool.peak)
 	}
 }
+
+// TestEngineBarrier: with the original's global barrier (a grace period
+// longer than the run), hosts start once every lookup has ended, and
+// domains that are each other's second MX do not hold each other up.
+func TestEngineBarrier(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 12, Domains: 40, Hosts: 8, Users: 2, Crossed: 20, SecondMX: 0.9, DeadFirst: 4, DeadHosts: 1})
+	r := newEngineRun(t, s, func(c *Config) { c.Grace = time.Hour; c.ConnectTimeout = 300 * time.Millisecond })
+	rcpts := s.World.Addresses()
+	r.deliver(rcpts, 15*time.Second)
+	r.check(rcpts)
+}

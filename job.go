@@ -40,9 +40,9 @@ type rcpt struct {
 	mx     []MailHost
 	pos    int // the host in mx tried now
 	apos   int // the address of that host tried now
-	// tent: the recipient waits at an address whose connection is not
-	// established yet, and so counts toward e.tentative for every address
-	// after it in its list: those may still get it if this one fails.
+	// tent: the recipient waits on a connect still in flight, and so
+	// counts toward e.tentative for every address after it in its list:
+	// those may still get it if this one fails.
 	tent     bool
 	fellBack bool
 	retried  bool   // already retried once after a reused connection failed
