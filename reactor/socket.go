@@ -97,8 +97,14 @@ func Read(fd int, p []byte) (int, error) {
 // peer is an EPIPE error value: the raw write keeps the runtime from
 // raising SIGPIPE, even on standard output.
 func Write(fd int, p []byte) (int, error) {
+	return nonblocking("write", func() (int, error) { return unix.Write(fd, p) })
+}
+
+// nonblocking runs one write-like syscall on a non-blocking descriptor:
+// EINTR is retried, EAGAIN is (0, nil), anything else names the syscall.
+func nonblocking(op string, call func() (int, error)) (int, error) {
 	for {
-		n, err := unix.Write(fd, p)
+		n, err := call()
 		switch {
 		case err == nil:
 			return n, nil
@@ -107,6 +113,6 @@ func Write(fd int, p []byte) (int, error) {
 		case errors.Is(err, unix.EAGAIN):
 			return 0, nil
 		}
-		return 0, os.NewSyscallError("write", err)
+		return 0, os.NewSyscallError(op, err)
 	}
 }

@@ -2,12 +2,7 @@
 
 package reactor
 
-import (
-	"errors"
-	"os"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // maxIovecs bounds one writev: IOV_MAX is 1024 on every system we build for.
 const maxIovecs = 1024
@@ -19,16 +14,5 @@ func WriteSegments(fd int, segs [][]byte) (int, error) {
 	if len(segs) > maxIovecs {
 		segs = segs[:maxIovecs]
 	}
-	for {
-		n, err := unix.Writev(fd, segs)
-		switch {
-		case err == nil:
-			return n, nil
-		case errors.Is(err, unix.EINTR):
-			continue
-		case errors.Is(err, unix.EAGAIN):
-			return 0, nil
-		}
-		return 0, os.NewSyscallError("writev", err)
-	}
+	return nonblocking("writev", func() (int, error) { return unix.Writev(fd, segs) })
 }
