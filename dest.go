@@ -148,7 +148,7 @@ func (d *dest) flush() {
 	groups := map[groupKey]*batch{}
 	var order []groupKey
 	for _, r := range d.waiting {
-		if r.done {
+		if r.done { // answered while waiting: deadline, drain, cancel
 			continue
 		}
 		key := groupKey{j: r.j}

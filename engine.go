@@ -166,13 +166,33 @@ type Message struct {
 	SMTPUTF8 bool
 }
 
+// Delivery is a message in hand.
+type Delivery struct{ j *job }
+
 // Deliver starts delivering m. answer is called once per recipient, from
 // the loop, as soon as its fate is known; done once all are answered.
-func (e *Engine) Deliver(m *Message, answer func(i int, o Outcome), done func()) {
+func (e *Engine) Deliver(m *Message, answer func(i int, o Outcome), done func()) *Delivery {
 	e.nextJob++
 	j := newJob(e, e.nextJob, m, answer, done)
 	e.jobs[j] = struct{}{}
 	j.start(e.loop.Now())
+	return &Delivery{j: j}
+}
+
+// Cancel stops a delivery whose caller is gone: recipients not yet handed
+// to a connection are answered 451 4.3.2 at once (nobody reads it) and
+// never sent; transactions already under way run to their verdict, since
+// a message half sent cannot be recalled.
+func (d *Delivery) Cancel() {
+	j := d.j
+	if _, live := j.e.jobs[j]; !live {
+		return
+	}
+	for _, r := range j.rcpts {
+		if !r.done && !r.inConn {
+			r.finish(outcomeShutdown())
+		}
+	}
 }
 
 // Idle reports whether no message is in progress.

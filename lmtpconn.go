@@ -33,6 +33,7 @@ type LMTPConn struct {
 	// and writes the grouping to report (-d Q).
 	resolveOnly io.Writer
 	msgs        int
+	delivery    *Delivery // the message in hand, if any
 	draining    bool
 	idle        time.Duration
 	idleTimer   *reactor.Timer
@@ -105,6 +106,11 @@ func (c *LMTPConn) read() {
 	switch {
 	case errors.Is(err, io.EOF):
 		c.s.EOF()
+		if c.s.Abandoned() {
+			// Nobody will read the answers, and the caller will try
+			// every recipient again: stop delivering this message.
+			c.end(fmt.Errorf("lmtp: the caller closed the session with %d answers owed", c.s.Pending()))
+		}
 	case err != nil:
 		c.end(fmt.Errorf("lmtp: reading from the caller: %w", err))
 	}
@@ -202,7 +208,7 @@ func (c *LMTPConn) deliver(m *lmtp.Message) {
 		c.resolve(rcpts, answer)
 		return
 	}
-	c.e.Deliver(&Message{From: m.From.Addr, Rcpts: rcpts, Data: m.Data, SMTPUTF8: m.SMTPUTF8}, answer, nil)
+	c.delivery = c.e.Deliver(&Message{From: m.From.Addr, Rcpts: rcpts, Data: m.Data, SMTPUTF8: m.SMTPUTF8}, answer, nil)
 }
 
 // resolve is -d Q: the grouping is reported, every recipient deferred.
@@ -226,6 +232,9 @@ func (c *LMTPConn) end(err error) {
 		return
 	}
 	c.ended, c.err = true, err
+	if err != nil && c.delivery != nil {
+		c.delivery.Cancel()
+	}
 	if c.idleTimer != nil {
 		c.loop.StopTimer(c.idleTimer)
 	}

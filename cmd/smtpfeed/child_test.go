@@ -19,6 +19,7 @@ type child struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
+	stdout io.ReadCloser
 	lines  chan string // stdout, line by line
 	mu     sync.Mutex
 	stderr bytes.Buffer
@@ -40,6 +41,7 @@ func startChild(t *testing.T, args ...string) *child {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.stdout = out
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -117,3 +117,21 @@ func waitForLog(t *testing.T, c *child, text string) {
 		}
 	}
 }
+
+// TestCallerVanishes: the MTA goes away mid-delivery (both pipes closed):
+// smtpfeed stops, closes its connections and exits 0 without waiting for
+// the hanging connects.
+func TestCallerVanishes(t *testing.T) {
+	s := deadWorld(t)
+	c := startChild(t, feedArgs(s)...)
+	handOver(c, s)
+	waitForLog(t, c, "starting")
+	c.stdin.Close()
+	c.stdout.Close()
+	if code := c.wait(20 * time.Second); code != 0 {
+		t.Fatalf("exit %d after the caller vanished, want 0; log:\n%s", code, c.log())
+	}
+	if !strings.Contains(c.log(), "closing connections") && !strings.Contains(c.log(), "done") {
+		t.Errorf("log does not say how it ended:\n%s", c.log())
+	}
+}

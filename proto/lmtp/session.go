@@ -80,6 +80,23 @@ func (s *Session) EOF() {
 	s.run()
 }
 
+// Abandoned reports a caller that closed its side while answers are
+// still owed and without a QUIT among what it sent: nothing is waiting
+// for those answers any more (an MTA that means to read them sends QUIT
+// before it closes), so the driver may stop the work they are about.
+func (s *Session) Abandoned() bool {
+	if !s.eof || s.st != stateAnswer || s.owed == 0 {
+		return false
+	}
+	// A pipelined QUIT waits in the buffer until the answers are written.
+	for _, line := range bytes.Split(s.in, []byte("\n")) {
+		if bytes.EqualFold(bytes.TrimSpace(line), []byte("QUIT")) {
+			return false
+		}
+	}
+	return true
+}
+
 // Output is what should be written to the caller next. The slice is valid
 // until the next call into the session.
 func (s *Session) Output() []byte { return s.out.bytes() }

@@ -242,3 +242,30 @@ func TestIllegalTransitionPanics(t *testing.T) {
 	}()
 	NewSession(Config{}).to(stateData)
 }
+
+func TestAbandoned(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		tail string
+		want bool
+	}{
+		{"closed without QUIT", "", true},
+		{"QUIT pipelined before closing", "QUIT\r\n", false},
+		{"another command, no QUIT", "NOOP\r\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := NewSession(Config{Hostname: "feed.test"})
+			s.Feed([]byte("LHLO a\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n" + c.tail))
+			if _, ok := s.Next(); !ok {
+				t.Fatal("no message handed out")
+			}
+			if s.Abandoned() {
+				t.Fatal("Abandoned() before EOF")
+			}
+			s.EOF()
+			if got := s.Abandoned(); got != c.want {
+				t.Fatalf("Abandoned() = %v, want %v", got, c.want)
+			}
+		})
+	}
+}
