@@ -33,10 +33,12 @@ func (s qstate) String() string { return qstateNames[s] }
 // and its own ID, unique on that socket, so its round trip is
 // unambiguous.
 type try struct {
-	sock *udpSocket
-	id   uint16
-	srv  int
-	sent time.Time
+	sock      *udpSocket
+	id        uint16
+	srv       int
+	sent      time.Time
+	seq       uint64 // its server's sendSeq
+	delivered int    // the window's answers so far when it was sent
 }
 
 // tcpTry is the one TCP exchange of a query whose UDP answer was
@@ -84,6 +86,23 @@ func (qq *query) allFailed() bool {
 	return true
 }
 
+// backoff is the exponent of the next try's timeout, counted from 1. The
+// first retransmission of a try shown lost (its server answered a try sent
+// after it) waits no longer than the first send did: the server is there
+// and a drop is not its silence. Later ones back off as RFC 6298 §5.5
+// has it, so a question that server never answers costs a try per doubling
+// timeout, not one per round trip.
+func (qq *query) backoff() int {
+	n := qq.tries
+	if n == 2 && len(qq.open) > 0 {
+		t := qq.open[len(qq.open)-1]
+		if qq.r.servers[t.srv].ackSeq > t.seq {
+			n = 1
+		}
+	}
+	return n
+}
+
 func (qq *query) start(now time.Time) {
 	qq.state = qUDP
 	qq.timer = qq.r.loop.AddTimer(now, qq.onTimer)
@@ -109,8 +128,32 @@ func (qq *query) onTimer(now time.Time) {
 		qq.startTCP(now, qq.nextServer(now))
 		return
 	}
+	r := qq.r
+	if n := len(qq.open); n > 0 && qq.open[n-1].sock.backlog && qq.open[n-1].sock.fd >= 0 {
+		// The last pass left answers unread on the try's socket: read
+		// them before deciding the try is lost. They may end the query,
+		// or fail the socket and so send the next try and set the timer.
+		r.onSocket(now, qq.open[n-1].sock)
+		if qq.state != qUDP || qq.timer.Pending() {
+			return
+		}
+	}
 	if n := len(qq.open); n > 0 {
-		qq.r.lost(qq.open[n-1].sent, now)
+		t := qq.open[n-1]
+		s := r.servers[t.srv]
+		if wait := s.rto(1, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling); s.queued(t, now, wait) {
+			r.stats.Queued++
+			qq.arm(now, wait)
+			return
+		}
+		r.lost(t, now)
+		if !r.win.mayPace(now) {
+			// Retransmissions are paced too: timers set by a burst fire
+			// as a burst, and a server that dropped the first would drop
+			// a share of the second.
+			qq.arm(now, r.win.next.Sub(now))
+			return
+		}
 	}
 	qq.sendUDP(now)
 }
@@ -132,7 +175,7 @@ func (qq *query) sendUDP(now time.Time) {
 	r := qq.r
 	idx, srv := r.pick(qq, now)
 	qq.tries++
-	qq.arm(now, srv.rto(qq.tries, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
+	qq.arm(now, srv.rto(qq.backoff(), r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
 	u, err := r.socketFor(idx)
 	if err != nil {
 		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
@@ -154,7 +197,9 @@ func (qq *query) sendUDP(now time.Time) {
 	}
 	r.stats.UDPSent++
 	r.sent(u, id, qq)
-	qq.open = append(qq.open, try{sock: u, id: id, srv: idx, sent: now})
+	r.win.paced(now)
+	srv.sendSeq++
+	qq.open = append(qq.open, try{sock: u, id: id, srv: idx, sent: now, seq: srv.sendSeq, delivered: r.win.delivered})
 	if len(qq.open) > maxOpenTries {
 		r.forget(qq.open[0].sock, qq.open[0].id)
 		qq.open = append(qq.open[:0], qq.open[1:]...)
@@ -183,6 +228,7 @@ func (qq *query) onUDP(now time.Time, u *udpSocket, id uint16, pkt []byte) {
 	srv := r.servers[t.srv]
 	first := !srv.measured
 	srv.sample(now.Sub(t.sent))
+	srv.answer(t, now)
 	if first {
 		r.rearm(t.srv, now)
 	}

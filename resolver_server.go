@@ -28,6 +28,13 @@ const (
 	// avoidFor is how long a server that refused or failed is passed
 	// over while another server is available.
 	avoidFor = 60 * time.Second
+	// queuedSilence is how many retransmission timeouts a server that
+	// still has earlier tries to answer may pause before the later ones
+	// count as lost: on a busy machine (2 cores, the server and the
+	// client sharing them with a CPU hog) the server's read loop was seen
+	// descheduled for more than the 20 ms floor, and each pause cost a
+	// retransmission of everything queued behind it.
+	queuedSilence = 4
 	// DefaultDNSPort is where name servers listen.
 	DefaultDNSPort = 53
 	// maxResolvConfServers is glibc's MAXNS: more nameserver lines are
@@ -44,6 +51,29 @@ type nameServer struct {
 	avoidUntil time.Time
 	socks      []*udpSocket // UDP sockets in rotation (resolver_socket.go)
 	next       int          // the socket the last try went out on
+	// sendSeq numbers the UDP tries sent to the server; ackSeq is the
+	// highest of them answered, at lastAnswer. A try whose timer fires
+	// while ackSeq is below its number, and answers still come, is
+	// queued behind others at a busy server (or here), not lost.
+	sendSeq    uint64
+	ackSeq     uint64
+	lastAnswer time.Time
+}
+
+// queued says whether try t, whose retransmission timer fired at now, is
+// more likely waiting in a queue than lost: nothing sent after it has been
+// answered, and the server answered an earlier try within queuedSilence
+// timeouts. A server answers in about the order it receives, so a loss
+// shows as answers to later tries (as duplicate acknowledgements do in
+// TCP); a server that answers nothing at all gets the usual retransmission.
+func (s *nameServer) queued(t try, now time.Time, wait time.Duration) bool {
+	return s.ackSeq < t.seq && !s.lastAnswer.IsZero() && now.Sub(s.lastAnswer) < queuedSilence*wait
+}
+
+// answer records an answer to try t at now.
+func (s *nameServer) answer(t try, now time.Time) {
+	s.ackSeq = max(s.ackSeq, t.seq)
+	s.lastAnswer = now
 }
 
 // sample folds one round trip into the estimate (RFC 6298 §2). Each try

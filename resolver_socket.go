@@ -52,6 +52,7 @@ type udpSocket struct {
 	pending map[uint16]*query
 	carried int  // tries sent on it so far
 	retired bool // takes no new tries; closed when pending is empty
+	backlog bool // the last read stopped at maxReadsPerWakeup
 }
 
 // socketFor returns a socket to server idx for a new try: a new one while
@@ -130,16 +131,19 @@ func (r *Resolver) closeIfIdle(u *udpSocket) {
 // onSocket reads the datagrams waiting on u and hands each to the query
 // whose ID it carries.
 func (r *Resolver) onSocket(now time.Time, u *udpSocket) {
+	u.backlog = true // unless the loop ends at EAGAIN or an error
 	for range maxReadsPerWakeup {
 		if u.fd < 0 {
 			return
 		}
 		n, err := reactor.Read(u.fd, r.buf)
 		if err != nil {
+			u.backlog = false
 			r.socketFailed(now, u, err)
 			return
 		}
 		if n == 0 {
+			u.backlog = false
 			return
 		}
 		if n < 2 {

@@ -151,13 +151,14 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Fprint(os.Stderr, w.Summary())
-	fmt.Println(s.ReadyLine())
-
+	// The signals are caught before the ready line: a script that sends
+	// SIGUSR1 as soon as it reads the line must not kill simnet.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM)
 	dump := make(chan os.Signal, 1)
 	notifyDump(dump)
+	fmt.Fprint(os.Stderr, w.Summary())
+	fmt.Println(s.ReadyLine())
 	timer := time.NewTimer(*duration)
 	defer timer.Stop()
 	for done := false; !done; {

@@ -28,7 +28,8 @@ import (
 // 10,000 queries by falling behind: with the system's default (208 KiB,
 // a few hundred small datagrams) it did, unpredictably. The drop a real
 // server's full buffer causes is modelled explicitly and reproducibly by
-// Config.BurstLimit instead (burst.go).
+// Config.BurstLimit instead (burst.go), which counts queries by the time
+// they reached the socket (rxtime_linux.go), not the time they were read.
 type dnsServer struct {
 	world *World
 	stats *stats
@@ -85,6 +86,7 @@ func startDNS(w *World, st *stats, addr string) (*dnsServer, error) {
 		return nil, err
 	}
 	u.SetReadBuffer(udpReadBuffer) // best effort: capped by the system
+	enableRxTime(u)
 	s := &dnsServer{
 		world: w, stats: st, udp: u, tcp: t,
 		addr: u.LocalAddr().(*net.UDPAddr).AddrPort(),
@@ -142,8 +144,9 @@ func (s *dnsServer) handle(q *dns.Msg, transport string, send func([]byte)) {
 func (s *dnsServer) serveUDP() {
 	defer s.wg.Done()
 	buf := make([]byte, 65535)
+	oob := make([]byte, rxTimeOOB)
 	for {
-		n, from, err := s.udp.ReadFromUDPAddrPort(buf)
+		n, oobn, _, from, err := s.udp.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -154,7 +157,7 @@ func (s *dnsServer) serveUDP() {
 		if q.Unpack(buf[:n]) != nil || q.Response {
 			continue // garbage gets no answer, like most servers
 		}
-		if s.burst.drop(time.Now()) {
+		if s.burst != nil && s.burst.drop(rxTime(oob[:oobn], time.Now())) {
 			if len(q.Question) > 0 {
 				s.stats.dnsQuery(canon(q.Question[0].Name), dns.Type(q.Question[0].Qtype).String(), "udp")
 			}
