@@ -262,10 +262,30 @@ func (e *Engine) dest(name string, addr netip.Addr) *dest {
 }
 
 // lookupsDone is called when the last running lookup ends: every waiting
-// destination that no pending connect can still add recipients to may
-// start now.
+// destination that no pending connect can still add recipients to starts
+// now. Destinations that are nobody's later choice start first, so that
+// their connects hold the hosts their recipients would fall back to;
+// which destination the map yields first must not decide that.
 func (e *Engine) lookupsDone() {
+	later := make(map[netip.Addr]bool)
 	for _, d := range e.dests {
+		if len(d.waiting) > 0 && d.conn == nil {
+			for _, r := range d.waiting {
+				r.later(func(a netip.Addr) { later[a] = true })
+			}
+		}
+	}
+	var second []*dest
+	for _, d := range e.dests {
+		switch {
+		case len(d.waiting) == 0 || d.conn != nil:
+		case later[d.addr]:
+			second = append(second, d)
+		case e.tentative[d.addr] == 0:
+			d.start()
+		}
+	}
+	for _, d := range second {
 		if len(d.waiting) > 0 && d.conn == nil && e.tentative[d.addr] == 0 {
 			d.start()
 		}
