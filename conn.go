@@ -82,7 +82,6 @@ type Conn struct {
 	h     ConnHandlers
 	cfg   ConnConfig
 	buf   []byte
-	err   error
 }
 
 // DialSMTP starts connecting to addr. Transactions may be added at once;
@@ -256,7 +255,6 @@ var errConnectTimeout = errors.New("connection timed out")
 
 func (c *Conn) close(err error) {
 	c.st = connClosed
-	c.err = err
 	c.loop.StopTimer(c.timer)
 	c.loop.Close(c.fd)
 	c.buf = nil

@@ -331,11 +331,6 @@ func (e *Engine) isDown(addr netip.Addr) bool {
 	return down
 }
 
-// String is a short description for logs.
-func (e *Engine) String() string {
-	return fmt.Sprintf("engine: %d messages, %d destinations, %d connections", len(e.jobs), len(e.dests), e.pool.open)
-}
-
 // Open reports the connections open or being opened.
 func (e *Engine) Open() int { return e.pool.open }
 

@@ -28,7 +28,6 @@ type LMTPConn struct {
 	buf   []byte
 	done  func(error)
 	ended bool
-	err   error
 	// resolveOnly answers every recipient with a 4xx after resolving it
 	// and writes the grouping to report (-d Q).
 	resolveOnly io.Writer
@@ -231,7 +230,7 @@ func (c *LMTPConn) end(err error) {
 	if c.ended {
 		return
 	}
-	c.ended, c.err = true, err
+	c.ended = true
 	if err != nil && c.delivery != nil {
 		c.delivery.Cancel()
 	}
