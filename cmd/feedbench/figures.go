@@ -101,8 +101,11 @@ func measure(w *sim.World, r *run, connect time.Duration) *figures {
 				f.claimed = append(f.claimed, i)
 			}
 		}
-		if hs := rc.Domain.MXHosts(); len(hs) > 0 && rc.Expect == sim.Delivered {
-			perHost[hs[0]]++
+		// The host smtpfeed talks to for it, whatever its verdict: the
+		// first live MX (for a dead or refusing first MX the second one;
+		// for an implicit MX the domain's own address).
+		if h := firstLive(rc.Domain); h != nil {
+			perHost[h]++
 		}
 		if rc.Expect != sim.Delivered {
 			continue
@@ -162,4 +165,15 @@ func straceCalls(path string) (int, error) {
 		return 0, err
 	}
 	return 0, fmt.Errorf("strace summary %s: no total line", path)
+}
+
+// firstLive is the first live host among a domain's mail hosts, nil when
+// none (unknown domain, null MX, every host dead).
+func firstLive(d *sim.Domain) *sim.Host {
+	for _, h := range d.MXHosts() {
+		if h.Kind == sim.HostLive {
+			return h
+		}
+	}
+	return nil
 }
