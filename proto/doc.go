@@ -4,5 +4,7 @@
 // SMTP client, the LMTP server session), so each is tested with
 // transcripts and fuzzed without a socket.
 //
-// proto imports nothing else of smtpfeed.
+// The package itself holds what the protocols share: Printable, which
+// makes a peer's text fit for logs and replies. proto imports nothing
+// else of smtpfeed.
 package proto

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strconv"
 	"strings"
+
+	"smtpfeed/proto"
 )
 
 // Verb is a command's name.
@@ -269,4 +271,4 @@ func digits(s string) bool {
 }
 
 // echo makes a piece of the caller's command fit to quote in a reply.
-func echo(s string) string { return printable(s, maxEcho) }
+func echo(s string) string { return proto.Printable(s, maxEcho) }

@@ -3,6 +3,8 @@ package lmtp
 import (
 	"strconv"
 	"strings"
+
+	"smtpfeed/proto"
 )
 
 // Reply is one single-line reply: a recipient's final answer, or the
@@ -38,7 +40,7 @@ func sanitize(r Reply) Reply {
 	if !validEnhanced(r.Enhanced, c/100) {
 		r.Enhanced = strconv.Itoa(c/100) + ".0.0"
 	}
-	r.Text = printable(r.Text, maxReplyText)
+	r.Text = proto.Printable(r.Text, maxReplyText)
 	return r
 }
 
@@ -55,32 +57,6 @@ func validEnhanced(s string, class int) bool {
 		}
 	}
 	return true
-}
-
-// printable replaces every byte outside printable ASCII with '?' and cuts
-// s to at most limit bytes, ending in "..." when cut.
-func printable(s string, limit int) string {
-	clean := len(s) <= limit
-	for i := 0; clean && i < len(s); i++ {
-		clean = s[i] >= 0x20 && s[i] <= 0x7e
-	}
-	if clean {
-		return s // the common case: no copy per recipient
-	}
-	cut := len(s) > limit
-	if cut {
-		s = s[:max(limit-3, 0)]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	if cut {
-		b = append(b, "..."...)
-	}
-	return string(b)
 }
 
 // output is the session's unwritten replies.

@@ -3,6 +3,8 @@ package smtp
 import (
 	"fmt"
 	"strings"
+
+	"smtpfeed/proto"
 )
 
 // Limits on what a server may send as one reply.
@@ -64,26 +66,9 @@ func (r Reply) String() string {
 	return fmt.Sprintf("%d %s", r.Code, r.Text())
 }
 
-// Printable replaces every byte outside printable ASCII with '?', and cuts
-// s to at most limit bytes, ending in "..." when cut, so remote text can
-// be logged and passed on without carrying control characters or line
-// breaks.
-func Printable(s string, limit int) string {
-	cut := len(s) > limit
-	if cut {
-		s = s[:max(limit-3, 0)]
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c > 0x7e {
-			b[i] = '?'
-		}
-	}
-	if cut {
-		b = append(b, "..."...)
-	}
-	return string(b)
-}
+// Printable is proto.Printable: remote text made fit for logs and
+// replies.
+func Printable(s string, limit int) string { return proto.Printable(s, limit) }
 
 // ProtocolError is a server byte stream that is not a valid SMTP reply.
 type ProtocolError struct {
