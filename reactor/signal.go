@@ -47,7 +47,7 @@ func (l *Loop) Notify(h func(now time.Time, sig os.Signal), sigs ...os.Signal) e
 	}
 	l.signals = b
 	signal.Notify(b.ch, sigs...)
-	go b.forward() // the signal bridge: see signalBridge
+	go b.forward() // the one goroutine besides the loop's: the signal bridge (see signalBridge)
 	return nil
 }
 
