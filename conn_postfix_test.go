@@ -424,17 +424,8 @@ func TestConnPostfixInterop(t *testing.T) {
 		"carol@" + postfixDomain,
 		"dave@" + postfixDomain,
 	}
-	var run connRun
-	c, err := DialSMTP(loop, "mx."+postfixDomain, pf.addr, ConnConfig{SMTP: smtp.Config{Hostname: "feed.test"}}, run.handlers(true))
-	if err != nil {
-		t.Fatal(err)
-	}
 	tx := listTx(raw, addrs...)
-	c.Add(tx)
-	stepUntil(t, loop, func() bool { return run.closed }, 30*time.Second)
-	if run.err != nil {
-		t.Fatalf("connection ended with %v, want a clean QUIT", run.err)
-	}
+	c, run := deliverOnce(t, loop, "mx."+postfixDomain, pf.addr, tx)
 	if !c.Extensions().Pipelining {
 		t.Error("Postfix did not advertise PIPELINING")
 	}

@@ -153,6 +153,24 @@ func newLoop(t *testing.T, clock reactor.Clock) *reactor.Loop {
 	return loop
 }
 
+// deliverOnce runs tx on a fresh connection to addr through the loop,
+// QUITs when it is done, and fails the test unless the session ended
+// cleanly.
+func deliverOnce(t *testing.T, loop *reactor.Loop, host string, addr netip.AddrPort, tx *smtp.Transaction) (*Conn, *connRun) {
+	t.Helper()
+	run := &connRun{}
+	c, err := DialSMTP(loop, host, addr, ConnConfig{SMTP: smtp.Config{Hostname: "feed.test"}}, run.handlers(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(tx)
+	stepUntil(t, loop, func() bool { return run.closed }, 30*time.Second)
+	if run.err != nil {
+		t.Fatalf("connection to %s ended with %v, want a clean QUIT", host, run.err)
+	}
+	return c, run
+}
+
 func listTx(raw []byte, addrs ...string) *smtp.Transaction {
 	tx := &smtp.Transaction{From: "list-bounces@lists.test", Msg: smtp.NewMessage(raw)}
 	for _, a := range addrs {
@@ -191,18 +209,8 @@ func TestConnGoSMTPInterop(t *testing.T) {
 			addrs = append(addrs, fmt.Sprintf("user%d@a.test", i))
 		}
 	}
-	var run connRun
-	c, err := DialSMTP(loop, "gosmtp.test", addr, ConnConfig{SMTP: smtp.Config{Hostname: "feed.test"}}, run.handlers(true))
-	if err != nil {
-		t.Fatal(err)
-	}
 	tx := listTx(raw, addrs...)
-	c.Add(tx)
-	stepUntil(t, loop, func() bool { return run.closed }, 30*time.Second)
-
-	if run.err != nil {
-		t.Fatalf("connection ended with %v, want a clean QUIT", run.err)
-	}
+	c, run := deliverOnce(t, loop, "gosmtp.test", addr, tx)
 	if !c.Extensions().Pipelining {
 		t.Fatal("go-smtp did not advertise PIPELINING")
 	}
