@@ -44,20 +44,21 @@ type entry struct {
 
 // Loop multiplexes descriptors and timers. It is owned by one goroutine.
 type Loop struct {
-	p        *poller
-	clock    Clock
-	now      time.Time
-	fds      []entry // indexed by descriptor number
-	nfds     int     // live registrations
-	always   []int   // descriptors that are always ready
-	timers   timerHeap
-	timerSeq uint64
-	ready    []readiness
-	gens     []uint32 // generation of each ready descriptor when the batch began
-	closing  []int    // closed at the end of the pass
-	inPass   bool
-	stopped  bool
-	signals  *signalBridge
+	p          *poller
+	clock      Clock
+	now        time.Time
+	fds        []entry // indexed by descriptor number
+	nfds       int     // live registrations
+	always     []int   // descriptors that are always ready
+	timers     timerHeap
+	timerSeq   uint64
+	ready      []readiness
+	gens       []uint32 // generation of each ready descriptor when the batch began
+	closing    []int    // closed at the end of the pass
+	inPass     bool
+	stopped    bool
+	signals    *signalBridge
+	beforeWait []func() // called before every wait for I/O
 }
 
 // New makes a loop that reads time from clock (SystemClock when nil).
@@ -205,10 +206,13 @@ func (l *Loop) Run() error {
 	return nil
 }
 
-// Step makes one pass: it waits for I/O until the earliest timer is due,
+// Step makes one pass: it calls the BeforeWait hooks, waits for I/O until the earliest timer is due,
 // or at most limit when limit >= 0, then dispatches what is ready, fires
 // due timers and closes what handlers closed.
 func (l *Loop) Step(limit time.Duration) error {
+	for _, f := range l.beforeWait {
+		f()
+	}
 	delay := l.waitDelay(limit)
 	ready, err := l.p.wait(delay, l.ready[:0])
 	if err != nil {
@@ -223,6 +227,12 @@ func (l *Loop) Step(limit time.Duration) error {
 	l.closeDeferred()
 	return nil
 }
+
+// BeforeWait has f called at the start of every pass, before the loop
+// waits for I/O: where output gathered since the last wait (log lines)
+// goes out in one write rather than one per line, and never waits on a
+// quiet loop.
+func (l *Loop) BeforeWait(f func()) { l.beforeWait = append(l.beforeWait, f) }
 
 // waitDelay is how long the pass may block: until the earliest timer, never
 // longer than limit (when limit >= 0), and not at all when an unpollable

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -583,5 +584,42 @@ func TestZeroInterest(t *testing.T) {
 				t.Errorf("Remove with no interest: %v", err)
 			}
 		})
+	}
+}
+
+// TestBeforeWait: the hooks run at the start of every pass, before its
+// handlers and due timers, in the order they were added, so what one pass
+// gathers goes out at the start of the next.
+func TestBeforeWait(t *testing.T) {
+	fds := newFDSet(t)
+	clock := NewFakeClock(time.Unix(1000, 0))
+	l := newLoop(t, clock)
+	a, peer := socketpair(t, fds)
+	var trace []string
+	if err := l.Register(a, Readable, func(time.Time, Events) {
+		trace = append(trace, "handler")
+		Read(a, make([]byte, 8))
+	}); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	l.AddTimer(clock.Now(), func(time.Time) { trace = append(trace, "timer") })
+	l.BeforeWait(func() { trace = append(trace, "hook 1") })
+	l.BeforeWait(func() { trace = append(trace, "hook 2") })
+	if _, err := Write(peer, []byte("x")); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := l.Step(0); err != nil {
+		t.Fatalf("Step: %v", err)
+	}
+	want := "hook 1,hook 2,handler,timer"
+	if got := strings.Join(trace, ","); got != want {
+		t.Errorf("first pass: got %s, want %s", got, want)
+	}
+	trace = nil
+	if err := l.Step(0); err != nil {
+		t.Fatalf("Step: %v", err)
+	}
+	if got := strings.Join(trace, ","); got != "hook 1,hook 2" {
+		t.Errorf("idle pass: got %s, want the hooks alone", got)
 	}
 }

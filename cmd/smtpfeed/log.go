@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"log"
@@ -16,22 +17,47 @@ var facilities = map[string]syslog.Priority{
 	"local6": syslog.LOG_LOCAL6, "local7": syslog.LOG_LOCAL7,
 }
 
+// logBuffer is the size of the stderr log's buffer: with one line per
+// recipient, a write per line was a fifth of a large message's CPU.
+const logBuffer = 64 << 10
+
+// logSink is the open log: flush writes out what was buffered (the loop
+// calls it before it waits), close ends it. stderr is where other
+// output for stderr goes so as to keep its place among the log's lines:
+// the log's buffer when the log is stderr.
+type logSink struct {
+	*log.Logger
+	stderr       io.Writer
+	flush, close func()
+}
+
 // openLog opens the log -l names: syslog with a facility, or stderr. When
 // syslog cannot be reached (no /dev/log, as in a container), the log goes
 // to stderr and says so: an MTA's mailer must not fail for want of a log.
-func openLog(to string, stderr io.Writer) (*log.Logger, func(), error) {
+// The stderr log is buffered and flushed whenever the loop is about to
+// wait, so no line waits on a quiet loop; syslog takes one message per
+// line.
+func openLog(to string, stderr io.Writer) (logSink, error) {
 	if to == "stderr" {
-		return log.New(stderr, "", 0), func() {}, nil
+		return bufferedLog(stderr, ""), nil
 	}
 	fac, ok := facilities[strings.ToLower(to)]
 	if !ok || fac == 0 {
-		return nil, nil, fmt.Errorf("-l %s: want stderr or a syslog facility (mail, daemon, user, local0..local7)", to)
+		return logSink{}, fmt.Errorf("-l %s: want stderr or a syslog facility (mail, daemon, user, local0..local7)", to)
 	}
 	w, err := syslog.New(fac|syslog.LOG_INFO, "smtpfeed")
 	if err != nil {
-		l := log.New(stderr, "", 0)
-		l.Printf("smtpfeed: syslog unavailable (%v); logging to stderr", err)
-		return l, func() {}, nil
+		return bufferedLog(stderr, fmt.Sprintf("smtpfeed: syslog unavailable (%v); logging to stderr", err)), nil
 	}
-	return log.New(w, "", 0), func() { w.Close() }, nil
+	return logSink{Logger: log.New(w, "", 0), stderr: stderr, flush: func() {}, close: func() { w.Close() }}, nil
+}
+
+func bufferedLog(stderr io.Writer, first string) logSink {
+	b := bufio.NewWriterSize(stderr, logBuffer)
+	l := logSink{Logger: log.New(b, "", 0), stderr: b, flush: func() { b.Flush() }}
+	l.close = l.flush
+	if first != "" {
+		l.Print(first)
+	}
+	return l
 }

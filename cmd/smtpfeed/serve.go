@@ -29,6 +29,7 @@ type server struct {
 	loop     *reactor.Loop
 	e        *smtpfeed.Engine
 	log      *log.Logger
+	flushLog func()
 	listener *smtpfeed.LMTPListener
 	stdio    *smtpfeed.LMTPConn
 	path     string // unix socket to remove at exit
@@ -39,12 +40,14 @@ type server struct {
 // serve runs the mailer until its LMTP side is finished, then lets the
 // connections QUIT (bounded), and returns the exit status.
 func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr io.Writer) int {
-	logger, closeLog, err := openLog(o.logTo, stderr)
+	sink, err := openLog(o.logTo, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitConfig
 	}
-	defer closeLog()
+	defer sink.close()
+	loop.BeforeWait(sink.flush)
+	logger, stderr := sink.Logger, sink.stderr
 	fdLimit, err := reactor.RaiseFileLimit()
 	if err != nil {
 		logger.Printf("smtpfeed: raising the descriptor limit: %v", err)
@@ -57,10 +60,10 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitConfig
 	}
-	s := &server{loop: loop, e: e, log: logger}
+	s := &server{loop: loop, e: e, log: logger, flushLog: sink.flush}
 	opt := smtpfeed.LMTPOptions{Session: lmtp.Config{Hostname: o.heloName(), MaxSize: o.maxSize, MaxRcpts: o.lmtpRcpts}}
 	if o.resolveOnly() {
-		opt.ResolveOnly = stderr
+		opt.ResolveOnly = sink.stderr
 	}
 	if err := loop.Notify(s.signal, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT); err != nil {
 		logger.Printf("smtpfeed: %v", err)
@@ -171,6 +174,7 @@ func (s *server) signal(now time.Time, sig os.Signal) {
 	case syscall.SIGQUIT:
 		s.log.Printf("smtpfeed: SIGQUIT: exiting at once")
 		s.cleanup()
+		s.flushLog()
 		os.Exit(exitTempFail)
 	case syscall.SIGINT:
 		s.log.Print(s.e.Dump())

@@ -71,7 +71,8 @@ func TestSignalTerm(t *testing.T) {
 	}
 }
 
-// TestSignalQuit: QUIT exits 75 at once.
+// TestSignalQuit: QUIT exits 75 at once, its log line written out of
+// the log's buffer first.
 func TestSignalQuit(t *testing.T) {
 	s := deadWorld(t)
 	c := startChild(t, feedArgs(s)...)
@@ -81,6 +82,7 @@ func TestSignalQuit(t *testing.T) {
 	if code := c.wait(20 * time.Second); code != exitTempFail {
 		t.Fatalf("exit %d after SIGQUIT, want %d", code, exitTempFail)
 	}
+	waitForLog(t, c, "SIGQUIT: exiting at once")
 }
 
 // TestSignalInt: INT writes the state to the log and delivery goes on.
