@@ -56,6 +56,11 @@ func (d *dest) add(r *rcpt) {
 		r.tentative()
 	}
 	switch {
+	case d.conn != nil && !d.conn.Idle():
+		// A connection still connecting or in a transaction takes what
+		// came meanwhile as one transaction when it is idle (idled):
+		// queued at once, each pass's few recipients of a lookup still
+		// running made a transaction of their own.
 	case d.conn != nil:
 		// Recipients routed in the same pass share one transaction: the
 		// flush waits for the end of the pass.
