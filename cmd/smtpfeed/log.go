@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log"
@@ -53,11 +52,34 @@ func openLog(to string, stderr io.Writer) (logSink, error) {
 }
 
 func bufferedLog(stderr io.Writer, first string) logSink {
-	b := bufio.NewWriterSize(stderr, logBuffer)
-	l := logSink{Logger: log.New(b, "", 0), stderr: b, flush: func() { b.Flush() }}
+	b := &logBuf{w: stderr}
+	l := logSink{Logger: log.New(b, "", 0), stderr: b, flush: b.flush}
 	l.close = l.flush
 	if first != "" {
 		l.Print(first)
 	}
 	return l
+}
+
+// logBuf gathers log lines for one write. Unlike bufio.Writer it does
+// not keep a write error: a full pipe costs the lines of one flush, not
+// every line after it.
+type logBuf struct {
+	w   io.Writer
+	buf []byte
+}
+
+func (b *logBuf) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) >= logBuffer {
+		b.flush()
+	}
+	return len(p), nil
+}
+
+func (b *logBuf) flush() {
+	if len(b.buf) > 0 {
+		b.w.Write(b.buf)
+		b.buf = b.buf[:0]
+	}
 }
