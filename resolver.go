@@ -139,7 +139,8 @@ type Resolver struct {
 	win      window
 	pacer    *reactor.Timer          // wakes launchWaiting when only pacing holds queries back
 	sockets  map[*udpSocket]struct{} // every open UDP socket, retired ones too
-	buf      []byte
+	buf      []byte                  // TCP answers
+	dgrams   *reactor.Datagrams      // UDP answers, a socket's batch at a time
 	stats    Stats
 }
 
@@ -156,6 +157,7 @@ func NewResolver(loop *reactor.Loop, cfg ResolverConfig) (*Resolver, error) {
 		win:      newWindow(cfg.InitialWindow, cfg.MaxOutstanding),
 		sockets:  make(map[*udpSocket]struct{}),
 		buf:      make([]byte, resolv.MaxMessage),
+		dgrams:   reactor.NewDatagrams(maxReadsPerWakeup, udpAnswerRoom),
 	}
 	for _, s := range cfg.Servers {
 		r.servers = append(r.servers, &nameServer{addr: s})

@@ -40,8 +40,13 @@ const (
 	// the IDs live on one port at 256 of 65,536, and renews the ports.
 	maxTriesPerSocket = 256
 	// maxReadsPerWakeup bounds the datagrams read from one socket in one
-	// pass, so that one busy socket cannot hold up the loop.
+	// pass (one recvmmsg), so that one busy socket cannot hold up the
+	// loop.
 	maxReadsPerWakeup = 64
+	// udpAnswerRoom is the room for one UDP answer: we ask for at most
+	// resolv.UDPSize, so a longer datagram breaks the protocol and, cut short
+	// here, fails to parse like any garbage.
+	udpAnswerRoom = 4096
 )
 
 // udpSocket is one connected UDP socket to one server and the tries
@@ -52,7 +57,7 @@ type udpSocket struct {
 	pending map[uint16]*query
 	carried int  // tries sent on it so far
 	retired bool // takes no new tries; closed when pending is empty
-	backlog bool // the last read stopped at maxReadsPerWakeup
+	backlog bool // the last read filled its batch of maxReadsPerWakeup
 }
 
 // socketFor returns a socket to server idx for a new try: a new one while
@@ -131,32 +136,29 @@ func (r *Resolver) closeIfIdle(u *udpSocket) {
 // onSocket reads the datagrams waiting on u and hands each to the query
 // whose ID it carries.
 func (r *Resolver) onSocket(now time.Time, u *udpSocket) {
-	u.backlog = true // unless the loop ends at EAGAIN or an error
-	for range maxReadsPerWakeup {
-		if u.fd < 0 {
+	n, err := r.dgrams.Read(u.fd)
+	if err != nil {
+		u.backlog = false
+		r.socketFailed(now, u, err)
+		return
+	}
+	u.backlog = n == r.dgrams.Cap() // more may wait: the next pass reads on
+	for i := range n {
+		if u.fd < 0 { // an answer before closed the socket
 			return
 		}
-		n, err := reactor.Read(u.fd, r.buf)
-		if err != nil {
-			u.backlog = false
-			r.socketFailed(now, u, err)
-			return
-		}
-		if n == 0 {
-			u.backlog = false
-			return
-		}
-		if n < 2 {
+		msg := r.dgrams.At(i)
+		if len(msg) < 2 {
 			r.stats.Mismatched++
 			continue
 		}
-		id := uint16(r.buf[0])<<8 | uint16(r.buf[1])
+		id := uint16(msg[0])<<8 | uint16(msg[1])
 		qq := u.pending[id]
 		if qq == nil {
 			r.stats.Mismatched++ // late (given up), forged or garbage
 			continue
 		}
-		qq.onUDP(now, u, id, r.buf[:n])
+		qq.onUDP(now, u, id, msg)
 	}
 }
 
