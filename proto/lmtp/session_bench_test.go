@@ -1,0 +1,80 @@
+package lmtp
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// transactionInput is one message to n recipients, addressed as
+// feedbench's simulated world addresses them.
+func transactionInput(n int) []byte {
+	var b strings.Builder
+	b.WriteString("LHLO c.test\r\nMAIL FROM:<list@c.test>\r\n")
+	for i := range n {
+		fmt.Fprintf(&b, "RCPT TO:<user%d@d%05d.test>\r\n", i%5+1, i/5)
+	}
+	b.WriteString("DATA\r\nSubject: hi\r\n\r\nhello\r\n.\r\nQUIT\r\n")
+	return []byte(b.String())
+}
+
+// liveHeap is the bytes reachable after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkTransaction runs one message to many recipients through a
+// session, read in pieces as LMTPConn reads them, and answers the
+// recipients last first: every answer but the first is held until the
+// first comes, the most the session ever keeps. live-B/rcpt is what the
+// session and its message keep per recipient at that point.
+func BenchmarkTransaction(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("rcpts=%d", n), func(b *testing.B) {
+			in := transactionInput(n)
+			ans := Reply{Code: 250, Enhanced: "2.0.0", Text: "delivered"}
+			var live uint64
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				base := liveHeap()
+				b.StartTimer()
+				s := NewSession(Config{})
+				for p := in; len(p) > 0; {
+					k := min(len(p), 64<<10)
+					s.Feed(p[:k])
+					p = p[k:]
+					for len(s.Output()) > 0 {
+						s.Wrote(len(s.Output()))
+					}
+				}
+				m, ok := s.Next()
+				if !ok || len(m.Rcpts) != n {
+					b.Fatalf("no message of %d recipients", n)
+				}
+				for i := n - 1; i > 0; i-- {
+					if err := s.Answer(m, i, ans); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				live = max(live, liveHeap()-base)
+				b.StartTimer()
+				if err := s.Answer(m, 0, ans); err != nil {
+					b.Fatal(err)
+				}
+				for len(s.Output()) > 0 {
+					s.Wrote(len(s.Output()))
+				}
+				if !s.Done() {
+					b.Fatal("session not done after QUIT")
+				}
+			}
+			b.ReportMetric(float64(live)/float64(n), "live-B/rcpt")
+		})
+	}
+}
