@@ -192,10 +192,9 @@ func (c *LMTPConn) arm() {
 
 func (c *LMTPConn) deliver(m *lmtp.Message) {
 	c.msgs++
-	rcpts := make([]string, len(m.Rcpts))
-	for i, r := range m.Rcpts {
-		rcpts[i] = r.Path.Addr
-	}
+	// The engine reads the session's own address list: a message may
+	// have 100,000 recipients, and neither side changes it.
+	rcpts := m.Rcpts
 	answer := func(i int, o Outcome) {
 		if c.ended {
 			return

@@ -229,7 +229,7 @@ func lmtpSession(fail func(string, ...any), in, splits []byte, seed uint64) ([]b
 			msgs = append(msgs, m)
 			h := lmtpHanded{seq: m.Seq, from: m.From.Addr, data: string(m.Data)}
 			for i, r := range m.Rcpts {
-				h.rcpts = append(h.rcpts, r.Path.Addr)
+				h.rcpts = append(h.rcpts, r)
 				queue = append(queue, owed{m, i})
 			}
 			handed = append(handed, h)

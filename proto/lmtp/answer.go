@@ -6,20 +6,14 @@ import (
 	"strconv"
 )
 
-// Rcpt is one accepted recipient.
-type Rcpt struct {
-	Path Path
-	Raw  string // the path as given in RCPT TO, brackets included
-}
-
 // Message is one complete transaction, read to its final dot.
 type Message struct {
-	Seq      int    // 1, 2, ... within the session, counting messages handed out
-	From     Path   // the reverse path; Null for <>
-	Rcpts    []Rcpt // accepted recipients, in RCPT order: Answer's i indexes this
-	Data     []byte // the content, un-dot-stuffed: every byte between the 354 and the final dot
-	EightBit bool   // BODY=8BITMIME given
-	SMTPUTF8 bool   // SMTPUTF8 given: pass it on, or bounce with 553 5.6.7
+	Seq      int      // 1, 2, ... within the session, counting messages handed out
+	From     Path     // the reverse path; Null for <>
+	Rcpts    []string // accepted recipients' addresses (Path.Addr), in RCPT order: Answer's i indexes this
+	Data     []byte   // the content, un-dot-stuffed: every byte between the 354 and the final dot
+	EightBit bool     // BODY=8BITMIME given
+	SMTPUTF8 bool     // SMTPUTF8 given: pass it on, or bounce with 553 5.6.7
 }
 
 // Errors from Answer. In each case the answer is ignored.
@@ -82,7 +76,7 @@ func (s *Session) Answer(m *Message, i int, r Reply) error {
 		return fmt.Errorf("%w: %d of %d", ErrNoRcpt, i, len(s.answers))
 	}
 	if s.answered[i] {
-		return fmt.Errorf("%w: %d %s", ErrAnswered, i, m.Rcpts[i].Path)
+		return fmt.Errorf("%w: %d <%s>", ErrAnswered, i, m.Rcpts[i])
 	}
 	s.answers[i], s.answered[i] = sanitize(r), true
 	s.owed--

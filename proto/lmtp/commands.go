@@ -3,6 +3,7 @@ package lmtp
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // helpText is HELP's answer: what a person typing at us needs.
@@ -118,6 +119,9 @@ func (s *Session) rcpt(cmd Command) {
 		return
 	}
 	s.to(stateRcpt)
-	s.tx.rcpts = append(s.tx.rcpts, Rcpt{Path: cmd.Path, Raw: cmd.Arg})
+	// Only the address is kept, and as a copy: cmd's strings share one
+	// allocation with the whole command line, which a kept substring
+	// would hold for as long as the message is delivered.
+	s.tx.rcpts = append(s.tx.rcpts, strings.Clone(cmd.Path.Addr))
 	s.reply(250, "2.1.5", "recipient "+echo(cmd.Path.String())+" ok")
 }

@@ -14,7 +14,7 @@ type transaction struct {
 	from     Path
 	eightBit bool
 	smtpUTF8 bool
-	rcpts    []Rcpt
+	rcpts    []string // addresses, each its own string: see rcpt
 }
 
 // Session is the LMTP server machine of one connection. It does no I/O:

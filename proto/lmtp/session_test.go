@@ -218,7 +218,7 @@ func TestMessageFields(t *testing.T) {
 	if m.Seq != 1 || m.From.Addr != "s@b.test" || !m.EightBit || !m.SMTPUTF8 || string(m.Data) != ".x\r\n" {
 		t.Errorf("message = %+v", m)
 	}
-	if len(m.Rcpts) != 2 || m.Rcpts[0].Raw != "<@x:a@b.test>" || m.Rcpts[0].Path.Addr != "a@b.test" || m.Rcpts[1].Path.Addr != "ö@b.test" {
+	if len(m.Rcpts) != 2 || m.Rcpts[0] != "a@b.test" || m.Rcpts[1] != "ö@b.test" {
 		t.Errorf("recipients = %+v", m.Rcpts)
 	}
 }

@@ -23,14 +23,14 @@ type script struct {
 	inOrder bool
 }
 
-func answerFor(r Rcpt) Reply {
+func answerFor(addr string) Reply {
 	switch {
-	case strings.HasPrefix(r.Path.Local, "bounce"):
-		return Reply{550, "5.1.1", "no such user " + r.Path.String()}
-	case strings.HasPrefix(r.Path.Local, "defer"):
-		return Reply{451, "4.2.0", "mailbox busy " + r.Path.String()}
+	case strings.HasPrefix(addr, "bounce"):
+		return Reply{550, "5.1.1", "no such user <" + addr + ">"}
+	case strings.HasPrefix(addr, "defer"):
+		return Reply{451, "4.2.0", "mailbox busy <" + addr + ">"}
 	}
-	return Reply{250, "2.0.0", "delivered to " + r.Path.String()}
+	return Reply{250, "2.0.0", "delivered to <" + addr + ">"}
 }
 
 // transcript runs sc, feeding the caller's bytes step at a time (0:
@@ -68,7 +68,7 @@ func transcript(t *testing.T, sc script, step int) string {
 			}
 			var rcpts []string
 			for _, r := range m.Rcpts {
-				rcpts = append(rcpts, r.Raw)
+				rcpts = append(rcpts, "<"+r+">")
 			}
 			fmt.Fprintf(&tr, "M: #%d from=%s rcpts=%s 8bit=%v utf8=%v data=%q\n",
 				m.Seq, m.From, strings.Join(rcpts, ","), m.EightBit, m.SMTPUTF8, m.Data)
