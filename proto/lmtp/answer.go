@@ -48,8 +48,7 @@ func (s *Session) endData() {
 	}
 	s.to(stateAnswer)
 	s.ready, s.cur = m, m
-	s.answers = make([]Reply, len(m.Rcpts))
-	s.answered = make([]bool, len(m.Rcpts))
+	s.rcpts, s.held = len(m.Rcpts), nil
 	s.owed, s.written = len(m.Rcpts), 0
 	s.body = body{}
 }
@@ -72,17 +71,26 @@ func (s *Session) Answer(m *Message, i int, r Reply) error {
 	if m == nil || m != s.cur {
 		return ErrNotCurrent
 	}
-	if i < 0 || i >= len(s.answers) {
-		return fmt.Errorf("%w: %d of %d", ErrNoRcpt, i, len(s.answers))
+	if i < 0 || i >= s.rcpts {
+		return fmt.Errorf("%w: %d of %d", ErrNoRcpt, i, s.rcpts)
 	}
-	if s.answered[i] {
+	if i < s.written || s.held != nil && s.held[i].code != 0 {
 		return fmt.Errorf("%w: %d <%s>", ErrAnswered, i, m.Rcpts[i])
 	}
-	s.answers[i], s.answered[i] = sanitize(r), true
+	r = sanitize(r)
 	s.owed--
-	for s.written < len(s.answers) && s.answered[s.written] {
-		s.out.reply(s.answers[s.written])
-		s.answers[s.written] = Reply{} // written: its text need not stay
+	if i > s.written {
+		if s.held == nil {
+			s.held = make([]held, s.rcpts)
+		}
+		s.held[i] = hold(r)
+		return nil
+	}
+	s.out.reply(r)
+	s.written++
+	for s.held != nil && s.written < s.rcpts && s.held[s.written].code != 0 {
+		s.out.buf = s.held[s.written].appendLine(s.out.buf)
+		s.held[s.written] = held{} // written: its text need not stay
 		s.written++
 	}
 	if s.owed == 0 {

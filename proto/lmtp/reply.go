@@ -15,16 +15,17 @@ type Reply struct {
 	Text     string
 }
 
-func (r Reply) String() string {
-	var b strings.Builder
-	b.WriteString(strconv.Itoa(r.Code))
-	for _, part := range []string{r.Enhanced, r.Text} {
+func (r Reply) String() string { return string(r.append(nil)) }
+
+func (r Reply) append(b []byte) []byte {
+	b = strconv.AppendInt(b, int64(r.Code), 10)
+	for _, part := range [...]string{r.Enhanced, r.Text} {
 		if part != "" {
-			b.WriteByte(' ')
-			b.WriteString(part)
+			b = append(b, ' ')
+			b = append(b, part...)
 		}
 	}
-	return b.String()
+	return b
 }
 
 // sanitize makes a recipient's answer fit to write, whatever the driver
@@ -75,7 +76,10 @@ func (o *output) line(s string) {
 	o.buf = append(o.buf, '\r', '\n')
 }
 
-func (o *output) reply(r Reply) { o.line(r.String()) }
+func (o *output) reply(r Reply) {
+	o.buf = r.append(o.buf)
+	o.buf = append(o.buf, '\r', '\n')
+}
 
 func (o *output) advance(n int) {
 	o.off += min(max(n, 0), o.pending())

@@ -29,13 +29,13 @@ type Session struct {
 	tx      transaction
 	body    body
 
-	seq      int
-	ready    *Message // handed out by the next call to Next
-	cur      *Message // the message whose answers are owed
-	answers  []Reply
-	answered []bool
-	owed     int // answers not yet given for cur
-	written  int // answers of cur written, a prefix in RCPT order
+	seq     int
+	ready   *Message // handed out by the next call to Next
+	cur     *Message // the message whose answers are owed
+	rcpts   int      // recipients of cur
+	held    []held   // cur's answers given before an earlier one, by RCPT index; made at the first
+	owed    int      // answers not yet given for cur
+	written int      // answers of cur written, a prefix in RCPT order
 }
 
 // NewSession starts a session: the greeting is queued in Output.

@@ -63,8 +63,10 @@ func TestAnswerOrder(t *testing.T) {
 func TestAnswerRefused(t *testing.T) {
 	s, m := started(t, Config{}, threeRcpts)
 	ok := Reply{250, "2.0.0", "ok"}
-	if err := s.Answer(m, 0, ok); err != nil {
-		t.Fatal(err)
+	for _, i := range []int{0, 2} { // 2 is held until 1 is answered
+		if err := s.Answer(m, i, ok); err != nil {
+			t.Fatal(err)
+		}
 	}
 	drain(s)
 	for _, tt := range []struct {
@@ -74,6 +76,7 @@ func TestAnswerRefused(t *testing.T) {
 		want error
 	}{
 		{"second answer", m, 0, ErrAnswered},
+		{"second answer, first held", m, 2, ErrAnswered},
 		{"negative", m, -1, ErrNoRcpt},
 		{"past the end", m, 3, ErrNoRcpt},
 		{"nil message", nil, 1, ErrNotCurrent},
@@ -89,8 +92,9 @@ func TestAnswerRefused(t *testing.T) {
 		})
 	}
 	s.Answer(m, 1, ok)
-	s.Answer(m, 2, ok)
-	drain(s)
+	if got, want := drain(s), "250 2.0.0 ok\r\n250 2.0.0 ok\r\n"; got != want {
+		t.Errorf("after the last answer wrote %q, want %q", got, want)
+	}
 	if err := s.Answer(m, 1, ok); !errors.Is(err, ErrNotCurrent) {
 		t.Errorf("Answer after the message was done = %v, want %v", err, ErrNotCurrent)
 	}
@@ -102,6 +106,8 @@ func TestAnswerSanitized(t *testing.T) {
 		want string
 	}{
 		{Reply{250, "2.1.5", "fine"}, "250 2.1.5 fine"},
+		{Reply{250, "2.01.000", "zeros kept"}, "250 2.01.000 zeros kept"},
+		{Reply{550, "5.999.999", ""}, "550 5.999.999"},
 		{Reply{250, "", "no code"}, "250 2.0.0 no code"},
 		{Reply{250, "5.1.1", "wrong class"}, "250 2.0.0 wrong class"},
 		{Reply{550, "5.1.1234", "bad detail"}, "550 5.0.0 bad detail"},
@@ -116,6 +122,13 @@ func TestAnswerSanitized(t *testing.T) {
 			s.Answer(m, 0, tt.in)
 			if got := drain(s); got != tt.want+"\r\n" {
 				t.Errorf("Answer(%v) wrote %q, want %q", tt.in, got, tt.want+"\r\n")
+			}
+			// The same answer held until an earlier one comes.
+			s, m = started(t, Config{}, "LHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n.\r\n")
+			s.Answer(m, 1, tt.in)
+			s.Answer(m, 0, Reply{250, "2.0.0", "first"})
+			if got, want := drain(s), "250 2.0.0 first\r\n"+tt.want+"\r\n"; got != want {
+				t.Errorf("Answer(%v) held wrote %q, want %q", tt.in, got, want)
 			}
 		})
 	}
