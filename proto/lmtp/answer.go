@@ -62,7 +62,8 @@ func (s *Session) Next() (*Message, bool) {
 }
 
 // Answer gives recipient i of m its final reply. Answers may come in any
-// order; each is written as soon as it and every earlier one is known.
+// order; each is queued in Output as soon as it and every earlier one is
+// known and Output is under maxOutput.
 // A reply that is not a final one is sanitized (see sanitize) rather than
 // refused, so every recipient gets exactly one. Answer ignores, with an
 // error, a message not awaiting answers, an i out of range, and a second
@@ -79,26 +80,37 @@ func (s *Session) Answer(m *Message, i int, r Reply) error {
 	}
 	r = sanitize(r)
 	s.owed--
-	if i > s.written {
+	if i == s.written && s.out.pending() < maxOutput {
+		s.out.reply(r)
+		s.written++
+	} else {
 		if s.held == nil {
 			s.held = make([]held, s.rcpts)
 		}
 		s.held[i] = hold(r)
-		return nil
 	}
-	s.out.reply(r)
-	s.written++
-	for s.held != nil && s.written < s.rcpts && s.held[s.written].code != 0 {
+	s.flushAnswers()
+	return nil
+}
+
+// flushAnswers queues held answers that are next in RCPT order while
+// Output has room, so that 100,000 answers given at once wait packed
+// rather than as lines; Wrote calls it again as Output drains. Once the
+// last is queued, commands are read again.
+func (s *Session) flushAnswers() {
+	if s.st != stateAnswer {
+		return
+	}
+	for s.held != nil && s.written < s.rcpts && s.held[s.written].code != 0 && s.out.pending() < maxOutput {
 		s.out.buf = s.held[s.written].appendLine(s.out.buf)
-		s.held[s.written] = held{} // written: its text need not stay
+		s.held[s.written] = held{} // queued: its text need not stay
 		s.written++
 	}
-	if s.owed == 0 {
+	if s.written == s.rcpts {
 		s.ready = nil
 		s.to(stateIdle)
 		s.run()
 	}
-	return nil
 }
 
 // Pending is how many answers the current message is still owed.

@@ -23,7 +23,9 @@
 // once maxBuffered is held, WantInput reports false and the driver should
 // drop read interest until it turns true. Commands are likewise held while
 // Output exceeds maxOutput, so a caller that pipelines without reading
-// cannot grow our memory without bound.
+// cannot grow our memory without bound. Answers too are queued only while
+// Output is under maxOutput: the rest wait packed (24 octets each, see
+// held) until Wrote makes room, rather than as a line each.
 //
 // # Why no DSN
 //

@@ -33,7 +33,7 @@ type Session struct {
 	ready   *Message // handed out by the next call to Next
 	cur     *Message // the message whose answers are owed
 	rcpts   int      // recipients of cur
-	held    []held   // cur's answers given before an earlier one, by RCPT index; made at the first
+	held    []held   // cur's answers given but not yet queued, by RCPT index; made when one must wait
 	owed    int      // answers not yet given for cur
 	written int      // answers of cur written, a prefix in RCPT order
 }
@@ -104,6 +104,7 @@ func (s *Session) Output() []byte { return s.out.bytes() }
 // Wrote reports that n bytes of Output went out.
 func (s *Session) Wrote(n int) {
 	s.out.advance(n)
+	s.flushAnswers()
 	s.run()
 }
 

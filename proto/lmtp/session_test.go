@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -179,6 +180,51 @@ func TestOutputBound(t *testing.T) {
 	}
 	if want := len("220 localhost LMTP smtpfeed ready\r\n") + 2*maxOutput/14*len("250 2.0.0 ok\r\n"); total != want {
 		t.Fatalf("wrote %d octets in all, want %d", total, want)
+	}
+}
+
+// TestAnswersWaitForRoom: answers given all at once are queued only while
+// Output has room, the rest as Wrote makes it, still in RCPT order and
+// before the command pipelined behind the dot.
+func TestAnswersWaitForRoom(t *testing.T) {
+	const n = 2000
+	in := "LHLO c\r\nMAIL FROM:<>\r\n" + strings.Repeat("RCPT TO:<a@b.test>\r\n", n) + "DATA\r\n.\r\nNOOP\r\n"
+	s := NewSession(Config{})
+	s.Feed([]byte(in))
+	for len(s.Output()) > 0 {
+		drain(s)
+	}
+	m, ok := s.Next()
+	if !ok {
+		t.Fatal("no message")
+	}
+	text := func(i int) string { return fmt.Sprintf("%04d %s", i, strings.Repeat("x", 300)) }
+	for i := n - 1; i >= 0; i-- {
+		if err := s.Answer(m, i, Reply{250, "2.0.0", text(i)}); err != nil {
+			t.Fatalf("Answer(%d) = %v", i, err)
+		}
+	}
+	if got := len(s.Output()); got > maxOutput+MaxCommandLine {
+		t.Fatalf("Output holds %d octets after every answer, want at most about %d", got, maxOutput)
+	}
+	if s.Pending() != 0 {
+		t.Fatalf("Pending() = %d after every answer, want 0", s.Pending())
+	}
+	var out strings.Builder
+	for len(s.Output()) > 0 {
+		out.WriteString(drain(s))
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\r\n"), "\r\n")
+	if len(lines) != n+1 {
+		t.Fatalf("wrote %d lines, want %d answers and NOOP's reply", len(lines), n)
+	}
+	for i, l := range lines[:n] {
+		if want := "250 2.0.0 " + text(i); l != want {
+			t.Fatalf("line %d = %.20q..., want %.20q...", i, l, want)
+		}
+	}
+	if got := lines[n]; got != "250 2.0.0 ok" {
+		t.Fatalf("last line = %q, want NOOP's reply", got)
 	}
 }
 
