@@ -27,7 +27,7 @@ var (
 // refused for every recipient if it was too big.
 func (s *Session) endData() {
 	if s.body.over() {
-		n := len(s.tx.rcpts)
+		n := s.tx.rcpts.n
 		s.to(stateIdle)
 		for range n {
 			s.reply(552, "5.3.4", "message exceeds fixed limit of "+strconv.FormatInt(s.cfg.MaxSize, 10)+" octets")
@@ -38,7 +38,7 @@ func (s *Session) endData() {
 	m := &Message{
 		Seq:      s.seq,
 		From:     s.tx.from,
-		Rcpts:    s.tx.rcpts,
+		Rcpts:    s.tx.rcpts.take(),
 		Data:     s.body.data,
 		EightBit: s.tx.eightBit,
 		SMTPUTF8: s.tx.smtpUTF8,

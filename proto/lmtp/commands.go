@@ -3,7 +3,6 @@ package lmtp
 import (
 	"errors"
 	"strconv"
-	"strings"
 )
 
 // helpText is HELP's answer: what a person typing at us needs.
@@ -114,14 +113,11 @@ func (s *Session) rcpt(cmd Command) {
 		s.reply(553, "5.6.7", "non-ASCII recipient address needs SMTPUTF8")
 		return
 	}
-	if len(s.tx.rcpts) >= s.cfg.MaxRcpts {
+	if s.tx.rcpts.n >= s.cfg.MaxRcpts {
 		s.reply(452, "4.5.3", "too many recipients") // RFC 5321 §4.5.3.1.10
 		return
 	}
 	s.to(stateRcpt)
-	// Only the address is kept, and as a copy: cmd's strings share one
-	// allocation with the whole command line, which a kept substring
-	// would hold for as long as the message is delivered.
-	s.tx.rcpts = append(s.tx.rcpts, strings.Clone(cmd.Path.Addr))
+	s.tx.rcpts.add(cmd.Path.Addr) // a copy: cmd's strings share the command line's memory
 	s.reply(250, "2.1.5", "recipient "+echo(cmd.Path.String())+" ok")
 }

@@ -14,7 +14,7 @@ type transaction struct {
 	from     Path
 	eightBit bool
 	smtpUTF8 bool
-	rcpts    []string // addresses, each its own string: see rcpt
+	rcpts    rcptList
 }
 
 // Session is the LMTP server machine of one connection. It does no I/O:
