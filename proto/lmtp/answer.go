@@ -84,10 +84,7 @@ func (s *Session) Answer(m *Message, i int, r Reply) error {
 		s.out.reply(r)
 		s.written++
 	} else {
-		if s.held == nil {
-			s.held = make([]held, s.rcpts)
-		}
-		s.held[i] = hold(r)
+		s.hold(i, r)
 	}
 	s.flushAnswers()
 	return nil

@@ -19,8 +19,24 @@ type part uint16
 
 const partDigitsShift = 10
 
-// hold packs a sanitized reply.
-func hold(r Reply) held {
+// hold keeps recipient i's sanitized answer until it can be queued. A
+// text equal to the last one held shares its string: the engine makes a
+// text for each recipient, alike for a whole transaction, and 100,000
+// held copies would cost more than everything else kept per recipient.
+func (s *Session) hold(i int, r Reply) {
+	if s.held == nil {
+		s.held = make([]held, s.rcpts)
+	}
+	if r.Text == s.lastHeld {
+		r.Text = s.lastHeld
+	} else {
+		s.lastHeld = r.Text
+	}
+	s.held[i] = pack(r)
+}
+
+// pack packs a sanitized reply.
+func pack(r Reply) held {
 	h := held{text: r.Text, code: uint16(r.Code)}
 	rest := r.Enhanced[2:] // past "c."
 	for i := 0; i < len(rest); i++ {

@@ -29,13 +29,14 @@ type Session struct {
 	tx      transaction
 	body    body
 
-	seq     int
-	ready   *Message // handed out by the next call to Next
-	cur     *Message // the message whose answers are owed
-	rcpts   int      // recipients of cur
-	held    []held   // cur's answers given but not yet queued, by RCPT index; made when one must wait
-	owed    int      // answers not yet given for cur
-	written int      // answers of cur written, a prefix in RCPT order
+	seq      int
+	ready    *Message // handed out by the next call to Next
+	cur      *Message // the message whose answers are owed
+	rcpts    int      // recipients of cur
+	held     []held   // cur's answers given but not yet queued, by RCPT index; made when one must wait
+	lastHeld string   // the text of the answer held last: see hold
+	owed     int      // answers not yet given for cur
+	written  int      // answers of cur written, a prefix in RCPT order
 }
 
 // NewSession starts a session: the greeting is queued in Output.

@@ -62,7 +62,7 @@ func (s *Session) to(next state) {
 	case stateGreeted, stateIdle:
 		s.tx = transaction{} // LHLO and RSET end a transaction (RFC 5321 §4.1.4), so does the final dot
 		s.cur = nil
-		s.rcpts, s.held = 0, nil
+		s.rcpts, s.held, s.lastHeld = 0, nil, ""
 	case stateData:
 		s.body = body{max: s.cfg.MaxSize}
 	case stateClosed:
