@@ -9,10 +9,10 @@
 //
 // After a message's final dot the session writes exactly one reply per
 // accepted RCPT, in RCPT order, before any other reply. Answer may come in
-// any order; each reply is written as soon as it and every earlier one is
-// known. A message over the size limit is never handed to Next: each of
-// its recipients gets 552 5.3.4 at once. A message cut off by EOF is
-// dropped and never handed out.
+// any order; each reply is queued as soon as it and every earlier one is
+// known and Output has room (see Back-pressure). A message over the size
+// limit is never handed to Next: each of its recipients gets 552 5.3.4 at
+// once. A message cut off by EOF is dropped and never handed out.
 //
 // # Back-pressure
 //

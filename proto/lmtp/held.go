@@ -2,7 +2,8 @@ package lmtp
 
 import "strconv"
 
-// held is a recipient's answer kept until every earlier one is written.
+// held is a recipient's answer kept until it can be queued: every
+// earlier one is, and Output has room.
 // A message may have DefaultMaxRcpts recipients answered in any order, so
 // this is 24 octets where a Reply is 40: the enhanced code is packed,
 // its class being the reply code's (sanitize sees to that).
