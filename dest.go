@@ -312,7 +312,10 @@ func (d *dest) idleExpired(now time.Time) {
 	if c == nil || !c.Idle() {
 		return
 	}
-	if d.e.needs[d.addr] > 0 {
+	// Kept while a pending recipient may still use the host: one that
+	// has it in its MX list, or one whose domain is still being looked
+	// up (closed meanwhile, it was opened again for the late domains).
+	if d.e.needs[d.addr] > 0 || d.e.lookups > 0 {
 		d.e.loop.ResetTimer(d.idle, now.Add(d.e.cfg.IdleTime))
 		return
 	}

@@ -342,3 +342,21 @@ func TestEngineBarrier(t *testing.T) {
 	r.deliver(rcpts, 15*time.Second)
 	r.check(rcpts)
 }
+
+// TestEngineIdleWhileLookups: a connection idle after its first
+// transaction is kept while lookups still run, whatever the idle time,
+// since a domain still resolving may be bound for its host: half the
+// domains answer 600 ms late, long after the 100 ms idle time, and each
+// host still takes one connection.
+func TestEngineIdleWhileLookups(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 9, Domains: 40, Hosts: 4, Users: 1, DNSDelay: 600 * time.Millisecond, DNSDelayShare: 0.5})
+	r := newEngineRun(t, s, func(c *Config) { c.IdleTime = 100 * time.Millisecond })
+	rcpts := s.World.Addresses()
+	r.deliver(rcpts, 30*time.Second)
+	r.check(rcpts)
+	for name, u := range perHost(s.Report()) {
+		if u.conns != 1 {
+			t.Errorf("%s: %d connections, want 1: the idle connection was closed while lookups ran", name, u.conns)
+		}
+	}
+}
