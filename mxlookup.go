@@ -237,7 +237,7 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 	}
 	for i, m := range mx {
 		l.hosts[i] = MailHost{Name: resolv.Bare(m.Host), Pref: m.Pref}
-		for _, a := range rep.set.glue[m.Host] {
+		for _, a := range m.Glue {
 			if a.Is4() || !l.r.cfg.IPv4Only {
 				l.hosts[i].Addrs = append(l.hosts[i].Addrs, HostAddr{a, from})
 			}

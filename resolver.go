@@ -120,9 +120,8 @@ type rrset struct {
 	kind      resolv.Kind // KindData or KindCNAME
 	canonical string
 	chain     int
-	mx        []resolv.MX
+	mx        []resolv.MX // with their glue
 	addrs     []netip.Addr
-	glue      map[string][]netip.Addr
 }
 
 // Resolver runs DNS lookups inside a reactor loop.

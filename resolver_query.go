@@ -288,7 +288,7 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 		qq.sendUDP(now)
 		return
 	}
-	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: ans.Chain, mx: ans.MX, addrs: ans.Addrs, glue: ans.Glue}}
+	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: ans.Chain, mx: ans.MX, addrs: ans.Addrs}}
 	ttl := ans.TTL
 	switch ans.Kind {
 	case resolv.KindNoData:
@@ -296,7 +296,7 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 	case resolv.KindNXDomain:
 		rep = reply{neg: cache.NXDomain, why: fmt.Sprintf("%v answered NXDOMAIN for %s", srv.addr, qq.q)}
 	case resolv.KindData:
-		if ans.Glue != nil {
+		if ans.HasGlue() {
 			ttl = min(ttl, ans.GlueTTL)
 		}
 	}

@@ -2,6 +2,8 @@ package fuzz
 
 import (
 	"net"
+	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -52,9 +54,33 @@ func answerSeeds(f *testing.F) {
 	}
 }
 
+// additional reports whether the message's additional section has an
+// A or AAAA record of owner with address a.
+func additional(b []byte, owner string, a netip.Addr) bool {
+	m := new(dns.Msg)
+	m.Unpack(b) // a truncated message keeps what parsed
+	for _, rr := range m.Extra {
+		if resolv.Canonical(rr.Header().Name) != owner || rr.Header().Class != dns.ClassINET {
+			continue
+		}
+		var ip netip.Addr
+		switch r := rr.(type) {
+		case *dns.A:
+			ip, _ = netip.AddrFromSlice(r.A.To4())
+		case *dns.AAAA:
+			ip, _ = netip.AddrFromSlice(r.AAAA.To16())
+		}
+		if ip == a {
+			return true
+		}
+	}
+	return false
+}
+
 // FuzzAnswer feeds arbitrary bytes to the answer parser as a reply to
 // "a.test. MX" with ID 7, and checks what it returns: the kind is known,
-// glue is only ever for MX targets of the same answer, MX targets are
+// glue only ever comes from additional records owned by the MX target
+// that carries it, records of one host carry the same glue, MX targets are
 // canonical, a non-truncated data answer has records, and a chain never
 // runs past the loop limit by more than one hop.
 func FuzzAnswer(f *testing.F) {
@@ -74,16 +100,26 @@ func FuzzAnswer(f *testing.F) {
 		if ans.Kind == resolv.KindData && len(ans.MX) == 0 {
 			t.Fatalf("Parse: data answer without MX records")
 		}
-		targets := map[string]bool{}
+		glue := map[string][]netip.Addr{}
 		for _, m := range ans.MX {
 			if m.Host != resolv.Canonical(m.Host) {
 				t.Fatalf("Parse: MX target %q not canonical", m.Host)
 			}
-			targets[m.Host] = true
+			if g, seen := glue[m.Host]; seen && !slices.Equal(g, m.Glue) {
+				t.Fatalf("Parse: records of %s carry different glue, %v and %v", m.Host, g, m.Glue)
+			}
+			glue[m.Host] = m.Glue
+			for _, a := range m.Glue {
+				if !a.IsValid() || a.Zone() != "" {
+					t.Fatalf("Parse: glue %v of %s is no address", a, m.Host)
+				}
+			}
 		}
-		for name := range ans.Glue {
-			if !targets[name] {
-				t.Fatalf("Parse: glue for %q, which is no MX target of the answer %v", name, ans.MX)
+		for host, g := range glue {
+			for _, a := range g {
+				if !additional(b, host, a) {
+					t.Fatalf("Parse: glue %v for %s, which no additional record of that owner gave", a, host)
+				}
 			}
 		}
 		if len(ans.MX) > len(b)/11 {

@@ -40,6 +40,12 @@ func (k Kind) String() string {
 type MX struct {
 	Pref uint16
 	Host string
+	// Glue is what the answer's additional section gave as Host's
+	// addresses. Records of one host share one Glue, so deduplicating
+	// the set keeps it whichever record survives. It lives on the record,
+	// not in a map beside the set, because a map per cached MX answer
+	// was the resolver's largest live allocation per domain.
+	Glue []netip.Addr
 }
 
 // Answer is what one DNS reply says about the question it answers.
@@ -59,10 +65,7 @@ type Answer struct {
 	// lesser of the SOA's TTL and minimum, when HasSOA.
 	TTL    uint32
 	HasSOA bool
-	// Glue holds the additional-section addresses of names that are
-	// targets of the MX records in this answer, and of nothing else.
-	Glue map[string][]netip.Addr
-	// GlueTTL is the smallest TTL among the glue used.
+	// GlueTTL is the smallest TTL among the glue kept on MX, when any is.
 	GlueTTL uint32
 }
 
@@ -201,9 +204,15 @@ func hasSOA(rrs []dns.RR) bool {
 	return false
 }
 
-// glue keeps the additional A and AAAA records whose owner is a target of
-// the answer's MX records.
+// glue gives each MX record the additional A and AAAA records owned by
+// its target; records owned by anything else are ignored. The addresses of
+// the whole set share one array, sized to what was kept.
 func (a *Answer) glue(extra []dns.RR) {
+	type found struct {
+		mx int // the first MX record naming the owner
+		ip netip.Addr
+	}
+	var kept []found
 	ttl := ^uint32(0)
 	for _, rr := range extra {
 		h := rr.Header()
@@ -217,26 +226,56 @@ func (a *Answer) glue(extra []dns.RR) {
 		case *dns.AAAA:
 			ip, _ = netip.AddrFromSlice(r.AAAA.To16())
 		}
-		name := Canonical(h.Name)
-		if !ip.IsValid() || !a.isTarget(name) {
+		if !ip.IsValid() {
 			continue
 		}
-		if a.Glue == nil {
-			a.Glue = make(map[string][]netip.Addr)
+		i := a.target(Canonical(h.Name))
+		if i < 0 {
+			continue
 		}
-		a.Glue[name] = append(a.Glue[name], ip)
+		kept = append(kept, found{i, ip})
 		ttl = min(ttl, h.Ttl)
 	}
-	if a.Glue != nil {
-		a.GlueTTL = ttl
+	if len(kept) == 0 {
+		return
 	}
+	all := make([]netip.Addr, 0, len(kept))
+	for i := range a.MX {
+		if first := a.target(a.MX[i].Host); first != i {
+			a.MX[i].Glue = a.MX[first].Glue
+			continue
+		}
+		start := len(all)
+		for _, f := range kept {
+			if f.mx == i {
+				all = append(all, f.ip)
+			}
+		}
+		if len(all) > start {
+			a.MX[i].Glue = all[start:len(all):len(all)]
+		}
+	}
+	a.GlueTTL = ttl
 }
 
-func (a *Answer) isTarget(name string) bool {
+// HasGlue reports whether any MX record carries glue, and so whether
+// GlueTTL counts.
+func (a *Answer) HasGlue() bool {
 	for _, m := range a.MX {
-		if m.Host == name {
+		if len(m.Glue) > 0 {
 			return true
 		}
 	}
 	return false
+}
+
+// target returns the index of the first MX record whose host is name, or
+// -1.
+func (a *Answer) target(name string) int {
+	for i, m := range a.MX {
+		if m.Host == name {
+			return i
+		}
+	}
+	return -1
 }

@@ -40,15 +40,20 @@ var answerCases = []AnswerCase{
 		m.Answer = []dns.RR{rr(t, "a.test. 300 IN MX 10 mx1.test."), rr(t, "a.test. 200 IN MX 20 MX2.test.")}
 		m.Extra = []dns.RR{rr(t, "mx1.test. 100 IN A 192.0.2.1"), rr(t, "mx2.test. 300 IN AAAA 2001:db8::2"),
 			rr(t, "victim.example. 300 IN A 203.0.113.66")}
-	}, Kind: KindData, Canon: "a.test.", MX: []MX{{10, "mx1.test."}, {20, "mx2.test."}}, TTL: 200,
+	}, Kind: KindData, Canon: "a.test.", MX: []MX{{Pref: 10, Host: "mx1.test."}, {Pref: 20, Host: "mx2.test."}}, TTL: 200,
 		Glue: map[string][]string{"mx1.test.": {"192.0.2.1"}, "mx2.test.": {"2001:db8::2"}}},
+	{Name: "glue on every record of its host", Q: NewQuestion("a.test", dns.TypeMX), ID: 25, Build: func(t testing.TB, m *dns.Msg) {
+		m.Answer = []dns.RR{rr(t, "a.test. 300 IN MX 20 mx.test."), rr(t, "a.test. 300 IN MX 30 other.test."), rr(t, "a.test. 300 IN MX 10 MX.test.")}
+		m.Extra = []dns.RR{rr(t, "mx.test. 100 IN A 192.0.2.1"), rr(t, "a.test. 300 IN A 203.0.113.66"), rr(t, "Mx.Test. 300 IN A 192.0.2.2")}
+	}, Kind: KindData, Canon: "a.test.", MX: []MX{{Pref: 20, Host: "mx.test."}, {Pref: 30, Host: "other.test."}, {Pref: 10, Host: "mx.test."}}, TTL: 300,
+		Glue: map[string][]string{"mx.test.": {"192.0.2.1", "192.0.2.2"}}},
 	{Name: "question name case differs", Q: NewQuestion("a.test", dns.TypeMX), ID: 8, Build: func(t testing.TB, m *dns.Msg) {
 		m.Question[0].Name = "A.TeSt."
 		m.Answer = []dns.RR{rr(t, "A.TEST. 300 IN MX 10 mx1.test.")}
-	}, Kind: KindData, Canon: "a.test.", MX: []MX{{10, "mx1.test."}}, TTL: 300},
+	}, Kind: KindData, Canon: "a.test.", MX: []MX{{Pref: 10, Host: "mx1.test."}}, TTL: 300},
 	{Name: "CNAME answered in full", Q: NewQuestion("c.test", dns.TypeMX), ID: 9, Build: func(t testing.TB, m *dns.Msg) {
 		m.Answer = []dns.RR{rr(t, "c.test. 50 IN CNAME t.test."), rr(t, "t.test. 300 IN MX 5 mx.test."), rr(t, "other.test. 1 IN MX 1 evil.test.")}
-	}, Kind: KindData, Canon: "t.test.", Chain: 1, MX: []MX{{5, "mx.test."}}, TTL: 50},
+	}, Kind: KindData, Canon: "t.test.", Chain: 1, MX: []MX{{Pref: 5, Host: "mx.test."}}, TTL: 50},
 	{Name: "CNAME only", Q: NewQuestion("c.test", dns.TypeA), ID: 10, Build: func(t testing.TB, m *dns.Msg) {
 		m.Answer = []dns.RR{rr(t, "c.test. 50 IN CNAME elsewhere.example.")}
 	}, Kind: KindCNAME, Canon: "elsewhere.example.", Chain: 1, TTL: 50},
@@ -129,7 +134,7 @@ func TestParse(t *testing.T) {
 				t.Errorf("Parse(%s) = kind %v canon %q chain %d ttl %d, want %v %q %d %d", c.Name,
 					got.Kind, got.Canonical, got.Chain, got.TTL, c.Kind, c.Canon, c.Chain, c.TTL)
 			}
-			if !slices.Equal(got.MX, c.MX) {
+			if !sameMX(got.MX, c.MX) {
 				t.Errorf("Parse(%s).MX = %v, want %v", c.Name, got.MX, c.MX)
 			}
 			var addrs []string
@@ -139,16 +144,15 @@ func TestParse(t *testing.T) {
 			if !slices.Equal(addrs, c.Addrs) {
 				t.Errorf("Parse(%s).Addrs = %v, want %v", c.Name, addrs, c.Addrs)
 			}
-			if len(got.Glue) != len(c.Glue) {
-				t.Errorf("Parse(%s).Glue = %v, want %v", c.Name, got.Glue, c.Glue)
-			}
-			for name, want := range c.Glue {
+			// Every record of a host carries its host's glue, and no
+			// other record carries any.
+			for _, m := range got.MX {
 				var g []string
-				for _, a := range got.Glue[name] {
+				for _, a := range m.Glue {
 					g = append(g, a.String())
 				}
-				if !slices.Equal(g, want) {
-					t.Errorf("Parse(%s).Glue[%s] = %v, want %v", c.Name, name, g, want)
+				if want := c.Glue[m.Host]; !slices.Equal(g, want) {
+					t.Errorf("Parse(%s): glue of %d %s = %v, want %v", c.Name, m.Pref, m.Host, g, want)
 				}
 			}
 		})
