@@ -211,6 +211,11 @@ func (r *Resolver) launch(qq *query, now time.Time) {
 // frees the slot and starts the next waiting query.
 func (r *Resolver) finished(qq *query, now time.Time, rep reply, wasOnWire bool) {
 	delete(r.inflight, qq.q)
+	if len(r.inflight) == 0 {
+		// A Go map keeps its buckets after its entries are deleted: a
+		// burst of 20,000 lookups left 1 MB behind for the whole run.
+		r.inflight = make(map[resolv.Question]*query)
+	}
 	if wasOnWire {
 		r.onWire--
 	}
@@ -237,6 +242,9 @@ func (r *Resolver) launchWaiting(now time.Time) {
 		next := r.waiting[0]
 		r.waiting[0] = nil
 		r.waiting = r.waiting[1:]
+		if len(r.waiting) == 0 {
+			r.waiting = nil // let the burst's backing array go
+		}
 		if !now.Before(next.deadline) {
 			next.finish(now, reply{neg: cache.Timeout, why: "timed out waiting to be sent"}, false)
 			continue
