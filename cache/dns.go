@@ -58,9 +58,11 @@ var DefaultLimits = Limits{
 const sweepAt = 4096
 
 type entry[V any] struct {
-	value   V
+	value V
+	// expires is the entry's end as an offset from the cache's epoch: 8
+	// bytes in every entry, where a time.Time takes 24.
+	expires time.Duration
 	neg     Negative
-	expires time.Time
 }
 
 // DNS caches answers to questions: positive entries hold a V, negative
@@ -70,6 +72,7 @@ type DNS[V any] struct {
 	limits  Limits
 	entries map[Key]entry[V]
 	sweep   int
+	epoch   time.Time // the now of the first write; expiries count from it
 }
 
 // NewDNS makes an empty cache with the given clamps.
@@ -86,7 +89,7 @@ func clamp(d, lo, hi time.Duration) time.Duration {
 
 // Put caches v for k for ttl, clamped to [MinTTL, MaxTTL].
 func (c *DNS[V]) Put(k Key, v V, ttl time.Duration, now time.Time) {
-	c.put(k, entry[V]{value: v, expires: now.Add(clamp(ttl, c.limits.MinTTL, c.limits.MaxTTL))}, now)
+	c.put(k, entry[V]{value: v, expires: c.since(now) + clamp(ttl, c.limits.MinTTL, c.limits.MaxTTL)}, now)
 }
 
 // PutNegative caches a negative answer. NXDOMAIN and NODATA last ttl (the
@@ -101,11 +104,19 @@ func (c *DNS[V]) PutNegative(k Key, neg Negative, ttl time.Duration, now time.Ti
 	if life <= 0 {
 		return
 	}
-	e := entry[V]{neg: neg, expires: now.Add(life)}
+	e := entry[V]{neg: neg, expires: c.since(now) + life}
 	c.put(k, e, now)
 	if neg == NXDomain {
 		c.put(Key{Name: k.Name}, e, now)
 	}
+}
+
+// since is now as an offset from the epoch, which the first call sets.
+func (c *DNS[V]) since(now time.Time) time.Duration {
+	if c.epoch.IsZero() {
+		c.epoch = now
+	}
+	return now.Sub(c.epoch)
 }
 
 func (c *DNS[V]) put(k Key, e entry[V], now time.Time) {
@@ -133,7 +144,7 @@ func (c *DNS[V]) live(k Key, now time.Time) (entry[V], bool) {
 	if !ok {
 		return e, false
 	}
-	if !now.Before(e.expires) {
+	if c.since(now) >= e.expires {
 		delete(c.entries, k)
 		return e, false
 	}
@@ -142,8 +153,9 @@ func (c *DNS[V]) live(k Key, now time.Time) (entry[V], bool) {
 
 // Sweep drops every expired entry.
 func (c *DNS[V]) Sweep(now time.Time) {
+	at := c.since(now)
 	for k, e := range c.entries {
-		if !now.Before(e.expires) {
+		if at >= e.expires {
 			delete(c.entries, k)
 		}
 	}
