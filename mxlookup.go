@@ -199,7 +199,7 @@ func (l *mxLookup) onMX(now time.Time, rep reply) {
 		l.finish(now, failTemp(l.domain, rep.why))
 		return
 	}
-	l.hops += rep.set.chain
+	l.hops += int(rep.set.chain)
 	if l.hops > resolv.MaxCNAME {
 		l.finish(now, failTemp(l.domain, fmt.Sprintf("more than %d CNAMEs (a loop?) at %s", resolv.MaxCNAME, resolv.Bare(rep.set.canonical))))
 		return
@@ -269,7 +269,7 @@ func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int
 			return
 		}
 		if rep.neg == 0 && rep.set.kind == resolv.KindCNAME {
-			if hops += rep.set.chain; hops <= resolv.MaxCNAME {
+			if hops += int(rep.set.chain); hops <= resolv.MaxCNAME {
 				l.askAddr(now, i, rep.set.canonical, t, hops)
 				return
 			}

@@ -117,11 +117,11 @@ type reply struct {
 
 // rrset is the cached form of a positive answer.
 type rrset struct {
-	kind      resolv.Kind // KindData or KindCNAME
-	canonical string
-	chain     int
 	mx        []resolv.MX // with their glue
 	addrs     []netip.Addr
+	canonical string
+	kind      resolv.Kind // KindData or KindCNAME
+	chain     uint8       // at most resolv.MaxCNAME+1; small, as one is cached per name
 }
 
 // Resolver runs DNS lookups inside a reactor loop.

@@ -288,7 +288,7 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 		qq.sendUDP(now)
 		return
 	}
-	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: ans.Chain, mx: ans.MX, addrs: ans.Addrs}}
+	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: uint8(ans.Chain), mx: ans.MX, addrs: ans.Addrs}}
 	ttl := ans.TTL
 	switch ans.Kind {
 	case resolv.KindNoData:
