@@ -131,6 +131,7 @@ type Resolver struct {
 	servers  []*nameServer
 	rotor    int
 	own      map[string]bool
+	names    map[string]string // MX host names, interned (resolver_intern.go)
 	cache    *cache.DNS[rrset]
 	inflight map[resolv.Question]*query
 	waiting  []*query // FIFO of queries held back by the window
@@ -150,7 +151,7 @@ func NewResolver(loop *reactor.Loop, cfg ResolverConfig) (*Resolver, error) {
 		return nil, errors.New("resolver: no name servers")
 	}
 	r := &Resolver{
-		loop: loop, cfg: cfg, own: make(map[string]bool),
+		loop: loop, cfg: cfg, own: make(map[string]bool), names: make(map[string]string),
 		cache:    cache.NewDNS[rrset](cfg.Cache),
 		inflight: make(map[resolv.Question]*query),
 		win:      newWindow(cfg.InitialWindow, cfg.MaxOutstanding),

@@ -288,6 +288,9 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 		qq.sendUDP(now)
 		return
 	}
+	for i := range ans.MX {
+		ans.MX[i].Host = r.intern(ans.MX[i].Host)
+	}
 	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: uint8(ans.Chain), mx: ans.MX, addrs: ans.Addrs}}
 	ttl := ans.TTL
 	switch ans.Kind {
