@@ -94,21 +94,21 @@ const (
 	mxDone                    // result delivered
 )
 
-// mxLookup finds the mail hosts of one domain.
+// mxLookup finds the mail hosts of one domain. Every lookup a message needs
+// is pending at once, so the fields are ordered to fit 128 bytes.
 type mxLookup struct {
 	r        *Resolver
 	domain   string // lower case, bare
 	name     string // canonical name asked now
-	hops     int    // CNAMEs followed
-	state    mxState
 	hosts    []MailHost
-	implicit bool
-	pending  int // address questions not yet answered
 	temp     []string
-	starting bool
 	timer    *reactor.Timer
 	done     func(MXResult)
-	result   MXResult
+	pending  int // address questions not yet answered
+	hops     int // CNAMEs followed
+	state    mxState
+	implicit bool
+	starting bool
 }
 
 // LookupMX finds the mail hosts of domain (a domain name, or a domain
@@ -362,10 +362,10 @@ func (l *mxLookup) finish(now time.Time, fail *Failure) {
 			l.hosts[i].Fail = nil
 		}
 	}
-	l.result = MXResult{Domain: l.domain, Hosts: l.hosts, Implicit: l.implicit, Fail: fail}
+	res := MXResult{Domain: l.domain, Hosts: l.hosts, Implicit: l.implicit, Fail: fail}
 	if l.starting {
-		l.r.loop.AddTimer(now, func(time.Time) { l.done(l.result) })
+		l.r.loop.AddTimer(now, func(time.Time) { l.done(res) })
 		return
 	}
-	l.done(l.result)
+	l.done(res)
 }
