@@ -183,7 +183,11 @@ func (r *Resolver) newID() uint16 {
 func (r *Resolver) ask(q resolv.Question, now time.Time, done func(time.Time, reply)) {
 	if set, neg, ok := r.cache.Get(cache.Key{Name: q.Name, Type: q.Type}, now); ok {
 		r.stats.CacheHits++
-		done(now, reply{set: set, neg: neg, cached: true, why: "cached " + neg.String()})
+		rep := reply{set: set, neg: neg, cached: true}
+		if neg != 0 {
+			rep.why = "cached " + neg.String() // built only when a failure will quote it
+		}
+		done(now, rep)
 		return
 	}
 	if qq := r.inflight[q]; qq != nil {
