@@ -112,7 +112,8 @@ type reply struct {
 	set    rrset
 	neg    cache.Negative // 0: set holds the answer
 	cached bool
-	why    string // for failures: what failed, naming the server
+	why    string        // for failures: what failed, naming the server
+	ttl    time.Duration // how long the cache keeps it (from the wire)
 }
 
 // rrset is the cached form of a positive answer.
@@ -197,7 +198,7 @@ func (r *Resolver) ask(q resolv.Question, now time.Time, done func(time.Time, re
 	}
 	qq := &query{r: r, q: q, waiters: []func(time.Time, reply){done}, deadline: now.Add(r.cfg.Timeout)}
 	if r.cfg.Rotate {
-		qq.base = r.rotor % len(r.servers)
+		qq.base = int32(r.rotor % len(r.servers))
 		r.rotor++
 	}
 	r.inflight[q] = qq
@@ -226,9 +227,9 @@ func (r *Resolver) finished(qq *query, now time.Time, rep reply, wasOnWire bool)
 	}
 	k := cache.Key{Name: qq.q.Name, Type: qq.q.Type}
 	if rep.neg == 0 {
-		r.cache.Put(k, rep.set, qq.ttl, now)
+		r.cache.Put(k, rep.set, rep.ttl, now)
 	} else {
-		r.cache.PutNegative(k, rep.neg, qq.ttl, now)
+		r.cache.PutNegative(k, rep.neg, rep.ttl, now)
 	}
 	r.launchWaiting(now)
 	for _, w := range qq.waiters {
@@ -286,19 +287,19 @@ func (r *Resolver) lost(t try, now time.Time) {
 func (r *Resolver) pick(qq *query, now time.Time) (int, *nameServer) {
 	n := len(r.servers)
 	for i := range n {
-		idx := (qq.base + qq.tries + i) % n
+		idx := (int(qq.base) + int(qq.tries) + i) % n
 		s := r.servers[idx]
 		if !qq.failedOn(idx) && !s.avoided(now) {
 			return idx, s
 		}
 	}
 	for i := range n {
-		idx := (qq.base + qq.tries + i) % n
+		idx := (int(qq.base) + int(qq.tries) + i) % n
 		if !qq.failedOn(idx) {
 			return idx, r.servers[idx]
 		}
 	}
-	idx := (qq.base + qq.tries) % n
+	idx := (int(qq.base) + int(qq.tries)) % n
 	return idx, r.servers[idx]
 }
 

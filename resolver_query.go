@@ -54,20 +54,21 @@ type tcpTry struct {
 }
 
 // query is one question in flight, shared by every lookup that needs it.
+// Every question of a burst is pending at once (most of them waiting for
+// the window), so the small fields are packed: 160 bytes, not 176.
 type query struct {
 	r        *Resolver
 	q        resolv.Question
-	state    qstate
 	waiters  []func(time.Time, reply)
 	deadline time.Time
-	base     int // first server (rotate)
-	tries    int // UDP tries sent
 	failed   uint64
 	open     []try
 	tcp      *tcpTry
 	timer    *reactor.Timer
-	ttl      time.Duration // lifetime of the result in the cache
 	lastErr  string
+	base     int32 // first server (rotate)
+	tries    int32 // UDP tries sent
+	state    qstate
 }
 
 func (qq *query) failedOn(srv int) bool { return srv < 64 && qq.failed&(1<<srv) != 0 }
@@ -93,7 +94,7 @@ func (qq *query) allFailed() bool {
 // has it, so a question that server never answers costs a try per doubling
 // timeout, not one per round trip.
 func (qq *query) backoff() int {
-	n := qq.tries
+	n := int(qq.tries)
 	if n == 2 && len(qq.open) > 0 {
 		t := qq.open[len(qq.open)-1]
 		if qq.r.servers[t.srv].ackSeq > t.seq {
@@ -306,7 +307,7 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 	if (ans.Kind == resolv.KindNoData || ans.Kind == resolv.KindNXDomain) && !ans.HasSOA {
 		ttl = 0 // RFC 2308 §5: no SOA, no negative caching beyond the floor
 	}
-	qq.ttl = time.Duration(ttl) * time.Second
+	rep.ttl = time.Duration(ttl) * time.Second
 	qq.finish(now, rep, true)
 }
 
