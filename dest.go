@@ -127,7 +127,7 @@ func (d *dest) unreachable() {
 	d.waiting = nil
 	why := d.downReason()
 	for _, r := range rs {
-		if r.done {
+		if r.is(rcptDone) {
 			continue
 		}
 		r.lastErr = why
@@ -153,12 +153,12 @@ func (d *dest) flush() {
 	groups := map[groupKey]*batch{}
 	var order []groupKey
 	for _, r := range d.waiting {
-		if r.done { // answered while waiting: deadline, drain, cancel
+		if r.is(rcptDone) { // answered while waiting: deadline, drain, cancel
 			continue
 		}
 		key := groupKey{j: r.j}
 		if d.e.cfg.Apart {
-			key.domain = r.domain
+			key.domain = r.dom.name
 		}
 		b := groups[key]
 		if b == nil {
@@ -167,7 +167,7 @@ func (d *dest) flush() {
 			order = append(order, key)
 		}
 		b.rcpts = append(b.rcpts, r)
-		r.inConn = true
+		r.set(rcptInConn)
 	}
 	d.waiting = nil
 	for _, key := range order {
@@ -219,8 +219,8 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 			delete(d.inflight, res.Tx)
 		}
 		r := b.rcpts[res.Rcpt]
-		r.inConn = false
-		if r.done {
+		r.clear(rcptInConn)
+		if r.is(rcptDone) {
 			continue
 		}
 		if res.Status != smtp.NextHost {
@@ -258,8 +258,8 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 		}
 	}
 	r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
-	if d.carried && !r.retried {
-		r.retried = true
+	if d.carried && !r.is(rcptRetried) {
+		r.set(rcptRetried)
 		d.add(r)
 		return
 	}

@@ -191,11 +191,7 @@ func (d *Delivery) Cancel() {
 	if _, live := j.e.jobs[j]; !live {
 		return
 	}
-	for _, r := range j.rcpts {
-		if !r.done && !r.inConn {
-			r.finish(outcomeShutdown())
-		}
-	}
+	j.cancel()
 }
 
 // Idle reports whether no message is in progress.
@@ -216,11 +212,7 @@ func (e *Engine) Drain() {
 	}
 	e.pool.wanting = nil
 	for j := range e.jobs {
-		for _, r := range j.rcpts {
-			if !r.done && !r.inConn {
-				r.finish(outcomeShutdown())
-			}
-		}
+		j.cancel()
 	}
 	e.Shutdown()
 }
