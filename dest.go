@@ -3,6 +3,7 @@ package smtpfeed
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"smtpfeed/proto/smtp"
@@ -15,23 +16,26 @@ import (
 // rather than by name lets domains share a server whatever name their MX
 // records (or their own A records, for an implicit MX) call it by.
 type dest struct {
-	e        *Engine
-	name     string     // the first MX name seen for the address, for logs
-	addr     netip.Addr // where it connects
-	waiting  []*rcpt    // not yet handed to the connection
-	conn     *Conn
-	carried  bool // conn has finished a transaction: a failure may be a stale connection
-	inflight map[*smtp.Transaction]*batch
+	e       *Engine
+	name    string     // the first MX name seen for the address, for logs
+	addr    netip.Addr // where it connects
+	waiting []*rcpt    // not yet handed to the connection
+	conn    *Conn
+	carried bool // conn has finished a transaction: a failure may be a stale connection
+	// inflight are the transactions handed to conn and not yet settled,
+	// in the order handed, which is the order it runs them in.
+	inflight []*batch
 	grace    *reactor.Timer
 	idle     *reactor.Timer
 	pending  *reactor.Timer // the end-of-pass flush
 	queued   bool           // waiting in the pool for a connection slot
 }
 
-// batch is the recipients of one transaction.
+// batch is one transaction and the recipients it carries.
 type batch struct {
+	tx      smtp.Transaction
 	j       *job
-	rcpts   []*rcpt
+	rcpts   []int32 // indexes into j.rcpts, in tx.Rcpts order
 	results int
 }
 
@@ -146,13 +150,38 @@ func (d *dest) flush() {
 	if d.idle != nil {
 		d.e.loop.StopTimer(d.idle)
 	}
+	batches := d.group(d.waiting)
+	d.waiting = nil
+	for _, b := range batches {
+		for _, i := range b.rcpts {
+			b.j.rcpts[i].set(rcptInConn)
+		}
+	}
+	for _, b := range batches {
+		d.inflight = append(d.inflight, b)
+		d.e.stats.Transactions++
+		if d.carried {
+			d.e.stats.Reused++
+		}
+		d.conn.Add(&b.tx)
+	}
+}
+
+// group sorts the recipients not yet answered into transactions, in
+// order of first appearance. It counts each transaction's recipients
+// first, so that the lists held until the verdict are made at their
+// size rather than grown.
+func (d *dest) group(rs []*rcpt) []*batch {
 	type groupKey struct {
 		j      *job
 		domain string
 	}
-	groups := map[groupKey]*batch{}
-	var order []groupKey
-	for _, r := range d.waiting {
+	index := map[groupKey]int{}
+	var batches []*batch
+	var sizes []int
+	which := make([]int, len(rs)) // each recipient's batch; -1: answered
+	for k, r := range rs {
+		which[k] = -1
 		if r.is(rcptDone) { // answered while waiting: deadline, drain, cancel
 			continue
 		}
@@ -160,37 +189,48 @@ func (d *dest) flush() {
 		if d.e.cfg.Apart {
 			key.domain = r.dom.name
 		}
-		b := groups[key]
-		if b == nil {
-			b = &batch{j: r.j}
-			groups[key] = b
-			order = append(order, key)
+		n, ok := index[key]
+		if !ok {
+			n = len(batches)
+			index[key] = n
+			batches = append(batches, &batch{j: r.j})
+			sizes = append(sizes, 0)
 		}
-		b.rcpts = append(b.rcpts, r)
-		r.set(rcptInConn)
+		sizes[n]++
+		which[k] = n
 	}
-	d.waiting = nil
-	for _, key := range order {
-		b := groups[key]
-		tx := &smtp.Transaction{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8}
-		for _, r := range b.rcpts {
-			tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: r.addr})
-		}
-		d.inflight[tx] = b
-		d.e.stats.Transactions++
-		if d.carried {
-			d.e.stats.Reused++
-		}
-		d.conn.Add(tx)
+	for n, b := range batches {
+		b.tx = smtp.Transaction{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Rcpts: make([]smtp.Recipient, 0, sizes[n])}
+		b.rcpts = make([]int32, 0, sizes[n])
 	}
+	for k, r := range rs {
+		if n := which[k]; n >= 0 {
+			b := batches[n]
+			b.tx.Rcpts = append(b.tx.Rcpts, smtp.Recipient{Addr: r.addr})
+			b.rcpts = append(b.rcpts, r.i)
+		}
+	}
+	return batches
+}
+
+// batchOf finds the transaction a result is for. The connection runs
+// transactions in the order handed to it, so it is nearly always the
+// first.
+func (d *dest) batchOf(tx *smtp.Transaction) int {
+	for k, b := range d.inflight {
+		if &b.tx == tx {
+			return k
+		}
+	}
+	return -1
 }
 
 // opened: the connect succeeded, so its recipients no longer hold the
 // addresses they would fall back to.
 func (d *dest) opened(c *Conn) {
 	for _, b := range d.inflight {
-		for _, r := range b.rcpts {
-			r.settle()
+		for _, i := range b.rcpts {
+			b.j.rcpts[i].settle()
 		}
 	}
 	for _, r := range d.waiting {
@@ -210,15 +250,16 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 	}
 	var memo map[verdict]Outcome
 	for _, res := range rs {
-		b := d.inflight[res.Tx]
-		if b == nil {
+		k := d.batchOf(res.Tx)
+		if k < 0 {
 			continue
 		}
+		b := d.inflight[k]
 		b.results++
 		if b.results == len(b.rcpts) {
-			delete(d.inflight, res.Tx)
+			d.inflight = slices.Delete(d.inflight, k, k+1)
 		}
-		r := b.rcpts[res.Rcpt]
+		r := &b.j.rcpts[b.rcpts[res.Rcpt]]
 		r.clear(rcptInConn)
 		if r.is(rcptDone) {
 			continue

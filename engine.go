@@ -247,7 +247,7 @@ func (e *Engine) Abort(why string) {
 func (e *Engine) dest(name string, addr netip.Addr) *dest {
 	d := e.dests[addr]
 	if d == nil {
-		d = &dest{e: e, name: name, addr: addr, inflight: make(map[*smtp.Transaction]*batch)}
+		d = &dest{e: e, name: name, addr: addr}
 		e.dests[addr] = d
 	}
 	return d
