@@ -29,6 +29,8 @@ type dest struct {
 	idle     *reactor.Timer
 	pending  *reactor.Timer // the end-of-pass flush
 	queued   bool           // waiting in the pool for a connection slot
+	// downWhy is the reachability cache's reason downText was made from.
+	downWhy, downText string
 }
 
 // batch is one transaction and the recipients it carries.
@@ -43,12 +45,18 @@ type batch struct {
 // known to be down.
 func (d *dest) reachable() bool { return d.conn != nil || !d.e.isDown(d.addr) }
 
-// downReason says why the address is skipped.
+// downReason says why the address is skipped. Every recipient that
+// skips it keeps the text until its answer, so they share one string,
+// made again only when the reachability cache's reason changes.
 func (d *dest) downReason() string {
-	if why, down := d.e.down.IsDown(d.addr, d.e.loop.Now()); down {
-		return fmt.Sprintf("%s[%s]: %s", d.name, d.addr, why.Why)
+	why := "failed"
+	if down, ok := d.e.down.IsDown(d.addr, d.e.loop.Now()); ok {
+		why = down.Why
 	}
-	return fmt.Sprintf("%s[%s]: failed", d.name, d.addr)
+	if why != d.downWhy || d.downText == "" {
+		d.downWhy, d.downText = why, fmt.Sprintf("%s[%s]: %s", d.name, d.addr, why)
+	}
+	return d.downText
 }
 
 // add queues a recipient. An open connection takes it at once; otherwise
