@@ -130,10 +130,13 @@ func (qq *query) onTimer(now time.Time) {
 		return
 	}
 	r := qq.r
-	if n := len(qq.open); n > 0 && qq.open[n-1].sock.backlog && qq.open[n-1].sock.fd >= 0 {
-		// The last pass left answers unread on the try's socket: read
-		// them before deciding the try is lost. They may end the query,
-		// or fail the socket and so send the next try and set the timer.
+	if n := len(qq.open); n > 0 && qq.open[n-1].sock.fd >= 0 {
+		// The answer may be waiting unread on the try's socket: the last
+		// read filled its batch, or the poller's batch of ready
+		// descriptors, full of SMTP sockets, left this one for the next
+		// pass. Read before deciding the try is lost (one syscall, and
+		// only for a late answer). What is read may end the query, or
+		// fail the socket and so send the next try and set the timer.
 		r.onSocket(now, qq.open[n-1].sock)
 		if qq.state != qUDP || qq.timer.Pending() {
 			return

@@ -57,7 +57,6 @@ type udpSocket struct {
 	pending map[uint16]*query
 	carried int  // tries sent on it so far
 	retired bool // takes no new tries; closed when pending is empty
-	backlog bool // the last read filled its batch of maxReadsPerWakeup
 }
 
 // socketFor returns a socket to server idx for a new try: a new one while
@@ -138,11 +137,9 @@ func (r *Resolver) closeIfIdle(u *udpSocket) {
 func (r *Resolver) onSocket(now time.Time, u *udpSocket) {
 	n, err := r.dgrams.Read(u.fd)
 	if err != nil {
-		u.backlog = false
 		r.socketFailed(now, u, err)
 		return
 	}
-	u.backlog = n == r.dgrams.Cap() // more may wait: the next pass reads on
 	for i := range n {
 		if u.fd < 0 { // an answer before closed the socket
 			return
