@@ -25,6 +25,7 @@ const (
 const shutdownWait = 10 * time.Second
 
 func main() {
+	tuneGC()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
