@@ -31,7 +31,8 @@ type MessageLog struct {
 	Rcpts, Domains               int
 	Delivered, Deferred, Bounced int
 	First, Last, Elapsed         time.Duration
-	Engine                       EngineStats
+	Engine                       EngineStats // the process's so far
+	DNS                          Stats       // the process's so far
 }
 
 type nopLogger struct{}
@@ -67,10 +68,10 @@ func (l TextLogger) Recipient(r RcptLog) {
 
 // Message logs the per-message summary.
 func (l TextLogger) Message(m MessageLog) {
-	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, transactions=%d\n",
+	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, transactions=%d, queries=%d, datagrams=%d, tcp=%d, dns-cached=%d\n",
 		m.ID, m.From, m.Rcpts, m.Domains, m.Delivered, m.Deferred, m.Bounced,
 		m.First.Round(time.Millisecond), m.Last.Round(time.Millisecond), m.Elapsed.Round(time.Millisecond),
-		m.Engine.Connections, m.Engine.Transactions)
+		m.Engine.Connections, m.Engine.Transactions, m.DNS.Queries, m.DNS.UDPSent, m.DNS.TCPSent, m.DNS.CacheHits)
 }
 
 // Notice logs one line as it is.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +94,13 @@ func TestStdioSession(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "stat=Sent") || !strings.Contains(errOut, "nrcpts=") {
 		t.Errorf("log on stderr lacks the recipient and summary lines:\n%s", errOut)
+	}
+	// The summary counts the DNS queries: at least one per domain, since
+	// the process started with an empty cache.
+	if m := regexp.MustCompile(`nrcpts=.* queries=(\d+), datagrams=\d+, tcp=\d+, dns-cached=\d+`).FindStringSubmatch(errOut); m == nil {
+		t.Errorf("summary line lacks the DNS counts:\n%s", errOut)
+	} else if n, _ := strconv.Atoi(m[1]); n < len(s.World.Domains) {
+		t.Errorf("summary says %d queries for %d domains, want at least one each", n, len(s.World.Domains))
 	}
 	if !strings.HasSuffix(strings.TrimSpace(out), "221 2.0.0 Bye") && !strings.Contains(out, "\r\n221 ") {
 		t.Errorf("no 221 at the end of the session:\n%s", out[max(0, len(out)-300):])
