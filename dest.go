@@ -214,7 +214,7 @@ func (d *dest) group(rs []*rcpt) []*batch {
 	for k, r := range rs {
 		if n := which[k]; n >= 0 {
 			b := batches[n]
-			b.tx.Rcpts = append(b.tx.Rcpts, smtp.Recipient{Addr: r.addr})
+			b.tx.Rcpts = append(b.tx.Rcpts, smtp.Recipient{Addr: r.addr()})
 			b.rcpts = append(b.rcpts, r.i)
 		}
 	}

@@ -164,7 +164,7 @@ func (e *Engine) Stats() EngineStats { return e.stats }
 // Message is one message to deliver.
 type Message struct {
 	From     string   // reverse path, "" for <>
-	Rcpts    []string // forward paths, local@domain
+	Rcpts    []string // forward paths, local@domain; read until the last answer, so unchanged till then
 	Data     []byte   // content as the caller gave it
 	SMTPUTF8 bool
 }

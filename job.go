@@ -16,9 +16,10 @@ type job struct {
 	from     string
 	msg      *smtp.Message
 	utf8     bool
-	rcpts    []rcpt // made once: pointers into it stay valid
-	left     int    // recipients without an outcome
-	lookups  int    // this message's MX lookups still running
+	rcpts    []rcpt   // made once: pointers into it stay valid
+	addrs    []string // the caller's list, shared: rcpt.addr reads it
+	left     int      // recipients without an outcome
+	lookups  int      // this message's MX lookups still running
 	domains  int
 	answer   func(int, Outcome)
 	done     func()
@@ -30,10 +31,10 @@ type job struct {
 }
 
 func newJob(e *Engine, id int, m *Message, answer func(int, Outcome), done func()) *job {
-	j := &job{e: e, id: id, from: m.From, utf8: m.SMTPUTF8, answer: answer, done: done, left: len(m.Rcpts)}
+	j := &job{e: e, id: id, from: m.From, utf8: m.SMTPUTF8, answer: answer, done: done, left: len(m.Rcpts), addrs: m.Rcpts}
 	j.rcpts = make([]rcpt, len(m.Rcpts))
-	for i, a := range m.Rcpts {
-		j.rcpts[i] = rcpt{j: j, i: int32(i), addr: a}
+	for i := range m.Rcpts {
+		j.rcpts[i] = rcpt{j: j, i: int32(i)}
 	}
 	if !e.cfg.DeliverNothing {
 		j.msg = smtp.NewMessage(m.Data)
@@ -79,7 +80,7 @@ func (j *job) groupByDomain() []*rcptDomain {
 	grouped := 0
 	for i := range j.rcpts {
 		r := &j.rcpts[i]
-		_, name, err := SplitAddress(r.addr)
+		_, name, err := SplitAddress(r.addr())
 		if err != nil {
 			r.finish(Outcome{Status: smtp.Bounced, Code: 501, Enhanced: "5.1.3", Text: err.Error()})
 			continue
@@ -164,7 +165,7 @@ func (j *job) answered(r *rcpt, o Outcome) {
 		}
 		j.last = at
 	}
-	j.e.cfg.Log.Recipient(RcptLog{ID: j.ID(), To: r.addr, Relay: o.Relay, Delay: now.Sub(j.started), Outcome: o})
+	j.e.cfg.Log.Recipient(RcptLog{ID: j.ID(), To: r.addr(), Relay: o.Relay, Delay: now.Sub(j.started), Outcome: o})
 	j.answer(int(r.i), o)
 	if j.left == 0 {
 		j.finish(now)

@@ -13,11 +13,10 @@ import (
 type rcpt struct {
 	j       *job
 	dom     *rcptDomain // nil when the address does not parse
-	addr    string
-	lastErr string // why the last host tried failed
-	i       int32  // position in the caller's RCPT order
-	pos     int32  // the host in dom.mx tried now
-	apos    int32  // the address of that host tried now
+	lastErr string      // why the last host tried failed
+	i       int32       // position in the caller's RCPT order
+	pos     int32       // the host in dom.mx tried now
+	apos    int32       // the address of that host tried now
 	flags   rcptFlag
 }
 
@@ -36,8 +35,12 @@ const (
 )
 
 func (r *rcpt) is(f rcptFlag) bool { return r.flags&f != 0 }
-func (r *rcpt) set(f rcptFlag)     { r.flags |= f }
-func (r *rcpt) clear(f rcptFlag)   { r.flags &^= f }
+
+// addr is the recipient's address, read from the message's list rather
+// than kept in each of 100,000 recipients.
+func (r *rcpt) addr() string     { return r.j.addrs[r.i] }
+func (r *rcpt) set(f rcptFlag)   { r.flags |= f }
+func (r *rcpt) clear(f rcptFlag) { r.flags &^= f }
 
 // rcptDomain is one recipient domain of a job: its name and the MX hosts
 // its lookup found, shared by its recipients. Each recipient keeps only

@@ -435,12 +435,12 @@ func (c *Client) mailCommand(tx *Transaction) string {
 
 func (c *Client) rcptCommand(r Recipient) string {
 	s := "RCPT TO:<" + r.Addr + ">"
-	if c.ext.DSN {
-		if r.Notify != "" {
-			s += " NOTIFY=" + r.Notify
+	if c.ext.DSN && r.DSN != nil {
+		if r.DSN.Notify != "" {
+			s += " NOTIFY=" + r.DSN.Notify
 		}
-		if r.ORcpt != "" {
-			s += " ORCPT=" + r.ORcpt
+		if r.DSN.ORcpt != "" {
+			s += " ORCPT=" + r.DSN.ORcpt
 		}
 	}
 	return s

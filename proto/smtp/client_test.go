@@ -295,7 +295,7 @@ var scenarios = []scenario{
 		name: "dsn-params",
 		srv:  func() *fakeServer { return newFakeServer("PIPELINING", "DSN", "SMTPUTF8") },
 		txs: func() []*Transaction {
-			t := tx(Recipient{Addr: "u1@a.test", Notify: "FAILURE,DELAY", ORcpt: "rfc822;u1@a.test"})
+			t := tx(Recipient{Addr: "u1@a.test", DSN: &RecipientDSN{Notify: "FAILURE,DELAY", ORcpt: "rfc822;u1@a.test"}})
 			t.Ret, t.EnvID, t.SMTPUTF8 = "HDRS", "abc123", true
 			return []*Transaction{t}
 		},

@@ -15,11 +15,18 @@ type Transaction struct {
 	EnvID    string // DSN ENVID, already xtext-encoded
 }
 
-// Recipient is one forward path with its DSN parameters.
+// Recipient is one forward path with its DSN parameters, if any. The
+// parameters sit behind a pointer: a list's transactions in flight hold
+// one Recipient per recipient, nearly always without them.
 type Recipient struct {
-	Addr   string // without angle brackets
-	Notify string // DSN NOTIFY=, "" for none
-	ORcpt  string // DSN ORCPT=, already xtext-encoded, "" for none
+	Addr string // without angle brackets
+	DSN  *RecipientDSN
+}
+
+// RecipientDSN is a recipient's DSN parameters (RFC 3461).
+type RecipientDSN struct {
+	Notify string // NOTIFY=, "" for none
+	ORcpt  string // ORCPT=, already xtext-encoded, "" for none
 }
 
 // chunk is one SMTP transaction: some of a Transaction's recipients.
