@@ -1,5 +1,14 @@
 package reactor
 
+// The per-OS files (datagrams_linux.go, datagrams_other.go) each define
+// the same names:
+//
+//	type mmsg struct{ ... }
+//	func (m *mmsg) init(bufs [][]byte)  // headers pointing at bufs, to receive into
+//	func (m *mmsg) grow(count int)      // room for count headers, to send from
+//	func (d *Datagrams) read(fd int) (int, error)
+//	func (w *DatagramWriter) write(fd int, msgs [][]byte) (int, error)
+
 // Datagrams receives a batch of datagrams from one socket at a time: on
 // Linux with one recvmmsg(2), elsewhere with a read per datagram. The
 // resolver's answers arrive in clumps on a few sockets, and a read per

@@ -7,19 +7,26 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mmsg holds recvmmsg's headers, one per buffer, pointing at the buffers
-// for the life of the Datagrams.
+// mmsg holds recvmmsg's or sendmmsg's headers. For Datagrams they point
+// at its buffers for its whole life; for a DatagramWriter at the
+// datagrams of the current Write only.
 type mmsg struct {
 	hdrs []unix.Mmsghdr
 	iovs []unix.Iovec
 }
 
 func (m *mmsg) init(bufs [][]byte) {
-	m.hdrs = make([]unix.Mmsghdr, len(bufs))
-	m.iovs = make([]unix.Iovec, len(bufs))
+	m.grow(len(bufs))
 	for i, b := range bufs {
 		m.iovs[i].Base = unsafe.SliceData(b)
 		m.iovs[i].SetLen(cap(b))
+	}
+}
+
+func (m *mmsg) grow(count int) {
+	m.hdrs = make([]unix.Mmsghdr, count)
+	m.iovs = make([]unix.Iovec, count)
+	for i := range m.hdrs {
 		m.hdrs[i].Hdr.Iov = &m.iovs[i]
 		m.hdrs[i].Hdr.SetIovlen(1)
 	}
@@ -43,4 +50,38 @@ func (d *Datagrams) read(fd int) (int, error) {
 		}
 		return 0, os.NewSyscallError("recvmmsg", errno)
 	}
+}
+
+func (w *DatagramWriter) write(fd int, msgs [][]byte) (int, error) {
+	m := &w.sys
+	sent := 0
+	for sent < len(msgs) {
+		batch := msgs[sent:min(len(msgs), sent+len(m.hdrs))]
+		for i, b := range batch {
+			m.iovs[i].Base = unsafe.SliceData(b)
+			m.iovs[i].SetLen(len(b))
+		}
+		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd),
+			uintptr(unsafe.Pointer(&m.hdrs[0])), uintptr(len(batch)), unix.MSG_DONTWAIT, 0, 0)
+		for i := range batch {
+			m.iovs[i].Base = nil // hold no caller's buffer past the call
+		}
+		switch errno {
+		case 0:
+			sent += int(r)
+			if int(r) < len(batch) {
+				// Full, or failed after some: the kernel keeps that error
+				// for the next call, and trying again now would only
+				// fetch it or EAGAIN.
+				return sent, nil
+			}
+			continue
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return sent, nil
+		}
+		return sent, os.NewSyscallError("sendmmsg", errno)
+	}
+	return sent, nil
 }

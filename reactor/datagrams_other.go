@@ -9,10 +9,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mmsg is empty where there is no recvmmsg: a read per datagram.
+// mmsg is empty where there is no recvmmsg or sendmmsg: a read or a
+// write per datagram.
 type mmsg struct{}
 
 func (mmsg) init([][]byte) {}
+func (mmsg) grow(int)      {}
 
 func (d *Datagrams) read(fd int) (int, error) {
 	n := 0
@@ -32,4 +34,21 @@ func (d *Datagrams) read(fd int) (int, error) {
 		break // an error after some datagrams comes again on the next Read
 	}
 	return n, nil
+}
+
+func (w *DatagramWriter) write(fd int, msgs [][]byte) (int, error) {
+	sent := 0
+	for sent < len(msgs) {
+		_, err := unix.Write(fd, msgs[sent])
+		switch {
+		case err == nil:
+			sent++
+		case errors.Is(err, unix.EINTR):
+		case errors.Is(err, unix.EAGAIN):
+			return sent, nil
+		default:
+			return sent, os.NewSyscallError("write", err)
+		}
+	}
+	return sent, nil
 }

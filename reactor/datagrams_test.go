@@ -9,7 +9,7 @@ import (
 )
 
 // udpPair is a bound UDP socket on loopback and a socket connected to it.
-func udpPair(t *testing.T, fds *fdSet) (recv, send int) {
+func udpPair(t testing.TB, fds *fdSet) (recv, send int) {
 	t.Helper()
 	recv = fds.add(mustFD(t)(unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)))
 	if err := unix.SetNonblock(recv, true); err != nil {
@@ -31,7 +31,7 @@ func udpPair(t *testing.T, fds *fdSet) (recv, send int) {
 	return recv, send
 }
 
-func mustFD(t *testing.T) func(int, error) int {
+func mustFD(t testing.TB) func(int, error) int {
 	return func(fd int, err error) int {
 		t.Helper()
 		if err != nil {
