@@ -24,8 +24,7 @@ func NewDatagramWriter(count int) *DatagramWriter {
 // Write sends msgs on fd in order, each as one datagram, and returns how
 // many went out: the first sent of msgs. Fewer than len(msgs) with a nil
 // error means the socket took no more now; an error says why msgs[sent]
-// did not go (the ones before it did). A socket that takes part of a
-// batch and then fails reports the failure on the next call.
+// did not go (the ones before it did).
 func (w *DatagramWriter) Write(fd int, msgs [][]byte) (sent int, err error) {
 	return w.write(fd, msgs)
 }

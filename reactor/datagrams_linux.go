@@ -68,13 +68,14 @@ func (w *DatagramWriter) write(fd int, msgs [][]byte) (int, error) {
 		}
 		switch errno {
 		case 0:
-			sent += int(r)
-			if int(r) < len(batch) {
-				// Full, or failed after some: the kernel keeps that error
-				// for the next call, and trying again now would only
-				// fetch it or EAGAIN.
+			if r == 0 {
 				return sent, nil
 			}
+			// Fewer than the batch: the socket is full, or failed after
+			// some. The kernel keeps that error for the next call, so the
+			// next round fetches it (or EAGAIN) for the caller now, not
+			// on its next batch.
+			sent += int(r)
 			continue
 		case unix.EINTR:
 			continue
