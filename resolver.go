@@ -142,6 +142,9 @@ type Resolver struct {
 	sockets  map[*udpSocket]struct{} // every open UDP socket, retired ones too
 	buf      []byte                  // TCP answers
 	dgrams   *reactor.Datagrams      // UDP answers, a socket's batch at a time
+	writer   *reactor.DatagramWriter // UDP tries, a socket's queue at a time (resolver_send.go)
+	unsent   []*udpSocket            // sockets with tries queued since the last flush
+	msgs     [][]byte                // the flush's scratch
 	stats    Stats
 }
 
@@ -159,7 +162,9 @@ func NewResolver(loop *reactor.Loop, cfg ResolverConfig) (*Resolver, error) {
 		sockets:  make(map[*udpSocket]struct{}),
 		buf:      make([]byte, resolv.MaxMessage),
 		dgrams:   reactor.NewDatagrams(maxReadsPerWakeup, udpAnswerRoom),
+		writer:   reactor.NewDatagramWriter(triesPerRun),
 	}
+	loop.BeforeWait(r.flush)
 	for _, s := range cfg.Servers {
 		r.servers = append(r.servers, &nameServer{addr: s})
 	}

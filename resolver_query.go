@@ -191,15 +191,7 @@ func (qq *query) sendUDP(now time.Time) {
 		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
 		return
 	}
-	if _, err := reactor.Write(u.fd, pkt); err != nil {
-		// A connected UDP socket reports an earlier ICMP error on the
-		// next send too: the server is not there for any try on it.
-		qq.lastErr = fmt.Sprintf("query %s to %v: %v", qq.q, srv.addr, err)
-		qq.markFailed(idx)
-		r.socketFailed(now, u, err)
-		return // the timer tries again
-	}
-	r.stats.UDPSent++
+	r.queue(u, id, qq, pkt) // written before the loop waits (resolver_send.go)
 	r.sent(u, id, qq)
 	r.win.paced(now)
 	srv.sendSeq++

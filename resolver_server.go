@@ -50,7 +50,9 @@ type nameServer struct {
 	measured   bool
 	avoidUntil time.Time
 	socks      []*udpSocket // UDP sockets in rotation (resolver_socket.go)
-	next       int          // the socket the last try went out on
+	next       int          // the socket the last run went out on
+	cur        *udpSocket   // the socket of the current run
+	run        int          // tries in the current run; 0 once it is flushed
 	// sendSeq numbers the UDP tries sent to the server; ackSeq is the
 	// highest of them answered, at lastAnswer. A try whose timer fires
 	// while ackSeq is below its number, and answers still come, is

@@ -39,6 +39,11 @@ const (
 	// last answer is in or given up) after that many datagrams: it bounds
 	// the IDs live on one port at 256 of 65,536, and renews the ports.
 	maxTriesPerSocket = 256
+	// triesPerRun is how many tries of one pass go on one socket before
+	// the next takes over: they leave in one batch (resolver_send.go).
+	// Runs of 32 make 8 of a socket's maxTriesPerSocket; the answers come
+	// back in clumps a single recvmmsg (maxReadsPerWakeup) takes whole.
+	triesPerRun = 32
 	// maxReadsPerWakeup bounds the datagrams read from one socket in one
 	// pass (one recvmmsg), so that one busy socket cannot hold up the
 	// loop.
@@ -55,14 +60,33 @@ type udpSocket struct {
 	fd      int
 	srv     int
 	pending map[uint16]*query
-	carried int  // tries sent on it so far
-	retired bool // takes no new tries; closed when pending is empty
+	carried int        // tries sent on it so far
+	retired bool       // takes no new tries; closed when pending is empty
+	out     []outgoing // tries queued for the next flush (resolver_send.go)
 }
 
-// socketFor returns a socket to server idx for a new try: a new one while
-// the server has fewer than udpSockets, else the next in turn.
+// socketFor returns a socket to server idx for a new try. The tries of one
+// pass go in runs of up to triesPerRun on one socket, so that each run
+// leaves in one batch; a run starts on a new socket while the server has
+// fewer than udpSockets, else on the next in turn. A run ends with the
+// pass, so a trickle of tries still spreads over every socket.
 func (r *Resolver) socketFor(idx int) (*udpSocket, error) {
 	s := r.servers[idx]
+	if s.run > 0 && s.run < triesPerRun && s.cur != nil && !s.cur.retired {
+		s.run++
+		return s.cur, nil
+	}
+	u, err := r.nextSocket(s, idx)
+	if err != nil {
+		return nil, err
+	}
+	s.cur, s.run = u, 1
+	return u, nil
+}
+
+// nextSocket opens a socket to server idx while it has fewer than
+// udpSockets, else returns the next in turn.
+func (r *Resolver) nextSocket(s *nameServer, idx int) (*udpSocket, error) {
 	if len(s.socks) < udpSockets {
 		fd, err := reactor.DialUDP(s.addr, netip.Addr{})
 		if err != nil {
@@ -188,9 +212,12 @@ func (r *Resolver) closeSocket(u *udpSocket) {
 func (r *Resolver) closeSockets() {
 	for u := range r.sockets {
 		clear(u.pending)
+		u.out = nil
 		r.closeSocket(u)
 	}
+	clear(r.unsent)
+	r.unsent = r.unsent[:0]
 	for _, s := range r.servers {
-		s.socks, s.next = nil, 0
+		s.socks, s.next, s.cur, s.run = nil, 0, nil, 0
 	}
 }
