@@ -126,6 +126,12 @@ func runFeed(s *sim.Sim, o runOpts) (*run, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && !o.strace {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		r.maxRSS = ru.Maxrss
+		// ru_maxrss also counts feedbench's own peak (os/exec shares our
+		// memory with the child until its exec); smtpfeed's last line
+		// says its own.
+		if kb, ok := loggedPeakRSS(r.logPath); ok {
+			r.maxRSS = kb
+		}
 	}
 	r.assign(replies, len(s.World.Recipients))
 	if o.strace {
@@ -249,4 +255,28 @@ func (r *run) assign(replies []*reply, n int) {
 	for rp := next(); rp != nil; rp = next() {
 		odd("after QUIT", rp)
 	}
+}
+
+// loggedPeakRSS reads the peak RSS, in KiB, from smtpfeed's last log line
+// ("smtpfeed: done, peak RSS 58.2 MiB").
+func loggedPeakRSS(path string) (int64, bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	tail := make([]byte, 4096)
+	if st, err := f.Stat(); err == nil && st.Size() > int64(len(tail)) {
+		f.Seek(st.Size()-int64(len(tail)), io.SeekStart)
+	}
+	n, _ := io.ReadFull(f, tail)
+	i := bytes.LastIndex(tail[:n], []byte("smtpfeed: done, peak RSS "))
+	if i < 0 {
+		return 0, false
+	}
+	var mib float64
+	if _, err := fmt.Sscanf(string(tail[i:n]), "smtpfeed: done, peak RSS %f MiB", &mib); err != nil || mib <= 0 {
+		return 0, false
+	}
+	return int64(mib * 1024), true
 }

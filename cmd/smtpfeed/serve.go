@@ -107,7 +107,7 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 			break
 		}
 	}
-	logger.Printf("smtpfeed: done")
+	logger.Printf("smtpfeed: done, peak RSS %.1f MiB", float64(peakRSS())/1024)
 	return exitOK
 }
 
