@@ -3,8 +3,9 @@ package smtpfeed
 import "time"
 
 // UDP tries are not written one by one as they are made: each is queued on
-// its socket, and before the loop next waits every socket's queue goes out
-// in one batch (one sendmmsg on Linux). A pass that launches a clump of
+// its socket, and at the end of the batch of answers that let them out
+// (or before the loop next waits) every socket's queue goes out in one
+// batch (one sendmmsg on Linux). A pass that launches a clump of
 // queries, as every answer clump does, puts them on one socket in runs of
 // up to triesPerRun (resolver_socket.go's socketFor), so the clump costs a
 // syscall per run rather than one per datagram: a write(2) was 3.3 us a

@@ -183,6 +183,10 @@ func (r *Resolver) onSocket(now time.Time, u *udpSocket) {
 		}
 		qq.onUDP(now, u, id, msg)
 	}
+	// The tries these answers let out go now, not when the loop is about
+	// to wait: the rest of the pass may be long (thousands of SMTP
+	// sockets), and their timers count from now.
+	r.flush()
 }
 
 // socketFailed handles an error on u's socket. On a connected UDP socket
