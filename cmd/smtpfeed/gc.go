@@ -9,8 +9,8 @@ import (
 // heap may grow to 1.5 times what is live rather than Go's 2 times. A
 // list is held in memory whole, recipients and all, so the heap's
 // headroom is most of the peak: at 100,000 recipients (feedbench, two
-// runs each) GOGC=100 peaked at 75-82 MiB RSS, 50 at 61 MiB, for 10%
-// more CPU; a 50 MiB GOMEMLIMIT reached 53 MiB for 40% more.
+// runs each, smtpfeed's own VmHWM) GOGC=100 peaked at 69-73 MiB RSS, 50
+// at 57-58 MiB, for 5-10% more CPU.
 const defaultGCPercent = 50
 
 // tuneGC sets defaultGCPercent unless the operator set GOGC; GOMEMLIMIT
