@@ -145,6 +145,7 @@ type Resolver struct {
 	writer   *reactor.DatagramWriter // UDP tries, a socket's queue at a time (resolver_send.go)
 	unsent   []*udpSocket            // sockets with tries queued since the last flush
 	msgs     [][]byte                // the flush's scratch
+	outs     []outgoing              // the tries of msgs
 	stats    Stats
 }
 

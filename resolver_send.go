@@ -59,11 +59,13 @@ func (r *Resolver) flush() {
 
 // flushSocket writes the tries queued on u that are still pending.
 func (r *Resolver) flushSocket(now time.Time, u *udpSocket) {
-	r.servers[u.srv].run = 0 // the next pass's tries start a new run
-	msgs := r.msgs[:0]
+	srv := r.servers[u.srv]
+	srv.run = 0 // the next pass's tries start a new run
+	msgs, outs := r.msgs[:0], r.outs[:0]
 	for _, o := range u.out {
 		if u.fd >= 0 && u.pending[o.id] == o.qq {
 			msgs = append(msgs, o.pkt)
+			outs = append(outs, o)
 		}
 	}
 	clear(u.out)
@@ -72,12 +74,32 @@ func (r *Resolver) flushSocket(now time.Time, u *udpSocket) {
 		return
 	}
 	sent, err := r.writer.Write(u.fd, msgs)
+	// Tries are numbered in the order they leave, not the order they
+	// were queued: sockets flush one after another, and a try queued
+	// early on a socket flushed late would otherwise look overtaken by
+	// later ones when the server answers in order (nameServer.queued),
+	// and be sent again though its answer was on the way.
+	for _, o := range outs[:sent] {
+		srv.sendSeq++
+		o.qq.renumber(u, o.id, srv.sendSeq)
+	}
 	clear(msgs)
-	r.msgs = msgs[:0]
+	clear(outs)
+	r.msgs, r.outs = msgs[:0], outs[:0]
 	r.stats.UDPSent += sent
 	if err != nil {
 		// A connected UDP socket reports an earlier ICMP error on the
 		// next send: the server is not there for any try on it.
 		r.socketFailed(now, u, err)
+	}
+}
+
+// renumber gives the try with id on u its place in the send order.
+func (qq *query) renumber(u *udpSocket, id uint16, seq uint64) {
+	for i := range qq.open {
+		if t := &qq.open[i]; t.sock == u && t.id == id {
+			t.seq = seq
+			return
+		}
 	}
 }

@@ -151,3 +151,41 @@ func TestFlushOnFailedSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestTriesNumberedAsTheyLeave: a try's place in its server's send order
+// (what nameServer.queued compares) is the order the datagrams left, not
+// the order they were queued: here the second socket's run is flushed
+// first, and its tries must count as sent before the first socket's.
+func TestTriesNumberedAsTheyLeave(t *testing.T) {
+	const n = triesPerRun + 8
+	z, domains := mxZone(t, n)
+	h := newHarness(t, nil, ResolverConfig{Servers: []netip.AddrPort{z.serve(t)}, IPv4Only: true})
+	for _, d := range domains {
+		h.r.LookupMX(d, func(MXResult) {})
+	}
+	if len(h.r.unsent) != 2 {
+		t.Fatalf("%d sockets with queued tries, want 2", len(h.r.unsent))
+	}
+	first, second := h.r.unsent[0], h.r.unsent[1]
+	h.r.unsent[0], h.r.unsent[1] = second, first // as if second had tries queued earlier in the pass
+	h.r.flush() // what the loop does before it waits; no answer is read meanwhile
+	var maxSecond, minFirst uint64 = 0, ^uint64(0)
+	tries := 0
+	for _, qq := range h.r.inflight {
+		for _, tr := range qq.open {
+			tries++
+			switch tr.sock {
+			case second:
+				maxSecond = max(maxSecond, tr.seq)
+			case first:
+				minFirst = min(minFirst, tr.seq)
+			}
+		}
+	}
+	if tries != n {
+		t.Fatalf("%d tries on the wire, want %d", tries, n)
+	}
+	if maxSecond >= minFirst {
+		t.Errorf("send order: the second socket's tries (flushed first) numbered up to %d, the first socket's from %d: want every one of the second's below", maxSecond, minFirst)
+	}
+}
