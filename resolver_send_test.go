@@ -168,7 +168,7 @@ func TestTriesNumberedAsTheyLeave(t *testing.T) {
 	}
 	first, second := h.r.unsent[0], h.r.unsent[1]
 	h.r.unsent[0], h.r.unsent[1] = second, first // as if second had tries queued earlier in the pass
-	h.r.flush() // what the loop does before it waits; no answer is read meanwhile
+	h.r.flush()                                  // what the loop does before it waits; no answer is read meanwhile
 	var maxSecond, minFirst uint64 = 0, ^uint64(0)
 	tries := 0
 	for _, qq := range h.r.inflight {
