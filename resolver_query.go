@@ -37,7 +37,7 @@ type try struct {
 	id        uint16
 	srv       int
 	sent      time.Time
-	seq       uint64 // its server's sendSeq
+	seq       uint64 // its server's sendSeq when it left; 0 until then
 	delivered int    // the window's answers so far when it was sent
 }
 
@@ -191,11 +191,10 @@ func (qq *query) sendUDP(now time.Time) {
 		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
 		return
 	}
-	r.queue(u, id, qq, pkt) // written before the loop waits (resolver_send.go)
+	r.queue(u, id, qq, pkt) // written by the next flush, which numbers it (resolver_send.go)
 	r.sent(u, id, qq)
 	r.win.paced(now)
-	srv.sendSeq++
-	qq.open = append(qq.open, try{sock: u, id: id, srv: idx, sent: now, seq: srv.sendSeq, delivered: r.win.delivered})
+	qq.open = append(qq.open, try{sock: u, id: id, srv: idx, sent: now, delivered: r.win.delivered})
 	if len(qq.open) > maxOpenTries {
 		r.forget(qq.open[0].sock, qq.open[0].id)
 		qq.open = append(qq.open[:0], qq.open[1:]...)

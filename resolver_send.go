@@ -74,14 +74,15 @@ func (r *Resolver) flushSocket(now time.Time, u *udpSocket) {
 		return
 	}
 	sent, err := r.writer.Write(u.fd, msgs)
-	// Tries are numbered in the order they leave, not the order they
-	// were queued: sockets flush one after another, and a try queued
+	// Tries are numbered here, in the order they leave, not when they
+	// are queued: sockets flush one after another, and a try queued
 	// early on a socket flushed late would otherwise look overtaken by
 	// later ones when the server answers in order (nameServer.queued),
-	// and be sent again though its answer was on the way.
+	// and be sent again though its answer was on the way. A try that
+	// never left keeps 0: lost.
 	for _, o := range outs[:sent] {
 		srv.sendSeq++
-		o.qq.renumber(u, o.id, srv.sendSeq)
+		o.qq.number(u, o.id, srv.sendSeq)
 	}
 	clear(msgs)
 	clear(outs)
@@ -94,8 +95,8 @@ func (r *Resolver) flushSocket(now time.Time, u *udpSocket) {
 	}
 }
 
-// renumber gives the try with id on u its place in the send order.
-func (qq *query) renumber(u *udpSocket, id uint16, seq uint64) {
+// number gives the try with id on u its place in the send order.
+func (qq *query) number(u *udpSocket, id uint16, seq uint64) {
 	for i := range qq.open {
 		if t := &qq.open[i]; t.sock == u && t.id == id {
 			t.seq = seq

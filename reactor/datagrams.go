@@ -17,7 +17,6 @@ package reactor
 type Datagrams struct {
 	bufs [][]byte
 	lens []int
-	n    int
 	sys  mmsg // the recvmmsg headers, on Linux
 }
 
@@ -38,13 +37,7 @@ func NewDatagrams(count, size int) *Datagrams {
 // Fewer than Cap means the socket was emptied. An error comes only when
 // no datagram did; a datagram longer than the buffer is cut short.
 func (d *Datagrams) Read(fd int) (int, error) {
-	n, err := d.read(fd)
-	if err != nil {
-		d.n = 0
-		return 0, err
-	}
-	d.n = n
-	return n, nil
+	return d.read(fd)
 }
 
 // Cap is the most datagrams one Read takes.

@@ -18,7 +18,9 @@ func TestPeakRSS(t *testing.T) {
 	}
 	after := peakRSS()
 	runtime.KeepAlive(b)
-	if after-before < size/1024/2 && after < size/1024 {
+	// The test process's earlier peak is far below what it holds now
+	// plus 256 MiB, so the peak must rise by most of it.
+	if after-before < size/1024/2 {
 		t.Errorf("peakRSS: %d KiB before touching %d MiB, %d after: want it to grow", before, size>>20, after)
 	}
 }
