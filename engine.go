@@ -59,6 +59,9 @@ type Config struct {
 	DeliverNothing bool          // -d D: resolve nothing, send nothing, answer 4xx
 	Family         int           // 4 or 6 (-N): only addresses of that family; 0: both
 	Log            Logger        // nil: no log
+	// Self is this host's addresses, never connected to (mail to them
+	// loops back into the MTA); nil: no address is.
+	Self *Self
 }
 
 // MaxConnsFor sizes the connection limit from a descriptor limit.
@@ -121,6 +124,8 @@ type Engine struct {
 	stopping  bool   // HUP or TERM: nothing new starts
 	readBuf   []byte // shared by every SMTP connection's reads
 	stats     EngineStats
+	// notedPrivate are the private addresses already logged.
+	notedPrivate map[netip.Addr]bool
 }
 
 // EngineStats counts what the engine did, for the per-message summary and the
@@ -249,6 +254,7 @@ func (e *Engine) dest(name string, addr netip.Addr) *dest {
 	if d == nil {
 		d = &dest{e: e, name: name, addr: addr}
 		e.dests[addr] = d
+		e.notePrivate(name, addr)
 	}
 	return d
 }

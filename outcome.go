@@ -20,6 +20,9 @@ import (
 //	DNS: no such domain            550 5.1.2
 //	DNS: server failure, timeout   451 4.4.3
 //	every MX host unreachable      451 4.4.1 with the last host's error
+//	every MX address is this host  554 5.4.6 mail for D loops back to myself
+//	local failure (descriptors,    451 4.3.0 (resources) or 4.4.0 (source
+//	  buffers, source address)     address, local network), naming the cause
 //	message deadline passed        451 4.4.7
 //	too big for the server (SIZE)  552 5.3.4
 //	delivering nothing (-d D)      451 4.3.0
@@ -86,6 +89,22 @@ func outcomeUnreachable(domain string, lastErr string) Outcome {
 	}
 	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.4.1",
 		Text: fmt.Sprintf("no mail host for %s could be reached: %s", domain, why)}
+}
+
+// outcomeLoop: every address the recipient may go to is this host's, so
+// delivering would hand the mail back to our own MTA. Worded as Postfix
+// words it; 5.4.6 is RFC 3463's routing loop.
+func outcomeLoop(domain, self string) Outcome {
+	return Outcome{Status: smtp.Bounced, Code: 554, Enhanced: "5.4.6",
+		Text: fmt.Sprintf("mail for %s loops back to myself (%s is this host)", domain, self)}
+}
+
+// outcomeLocal: this host failed (out of descriptors or buffers, a
+// source address it does not have), not the remote one; enhanced is
+// localFault's.
+func outcomeLocal(enhanced string, err error) Outcome {
+	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: enhanced,
+		Text: fmt.Sprintf("local failure, not the remote host's: %v", err)}
 }
 
 // outcomeDeadline: the message's overall time ran out.

@@ -168,6 +168,11 @@ func (r *rcpt) route() {
 			r.next() // -N: not an address of the family asked for
 			continue
 		}
+		if e.isSelf(addr) {
+			r.lastErr = selfText(h.Name, addr)
+			r.next() // never connected to: the mail would loop back here
+			continue
+		}
 		d := e.dest(h.Name, addr)
 		if d.reachable() {
 			d.add(r)
@@ -175,6 +180,10 @@ func (r *rcpt) route() {
 		}
 		r.lastErr = d.downReason()
 		r.next()
+	}
+	if self := r.loopsBack(); self != "" {
+		r.finish(outcomeLoop(r.dom.name, self))
+		return
 	}
 	if !r.is(rcptFellBack) && e.cfg.Fallback != "" {
 		r.set(rcptFellBack)
