@@ -117,6 +117,10 @@ func (d *dest) start() {
 		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed})
 	if err != nil {
 		e.pool.release()
+		if enhanced, local := localFault(err); local {
+			d.localFailure(enhanced, err)
+			return
+		}
 		e.markDown(d.addr, err.Error())
 		d.unreachable()
 		return
@@ -145,6 +149,19 @@ func (d *dest) unreachable() {
 		r.lastErr = why
 		r.next()
 		r.route()
+	}
+}
+
+// localFailure answers the waiting recipients when this host could not
+// open the connection (out of descriptors, a source address it does not
+// have): trying the next address would fail alike, and the remote host is
+// not to blame, so nothing goes into the reachability cache.
+func (d *dest) localFailure(enhanced string, err error) {
+	rs := d.waiting
+	d.waiting = nil
+	o := outcomeLocal(enhanced, err)
+	for _, r := range rs {
+		r.finish(o)
 	}
 }
 
@@ -302,7 +319,7 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 func (d *dest) failed(c *Conn, r *rcpt, err error) {
 	if d.conn == c {
 		d.conn = nil // the connection is going; nothing more goes on it
-		if !d.carried {
+		if _, local := localFault(err); !d.carried && !local {
 			d.e.markDown(d.addr, errText(err))
 		}
 	}

@@ -1,12 +1,18 @@
 package smtpfeed
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"smtpfeed/cmd/simnet/sim"
 	"smtpfeed/proto/smtp"
+	"smtpfeed/reactor"
+
+	"golang.org/x/sys/unix"
 )
 
 // zoneRun is an engine whose resolver asks a test zone and whose
@@ -53,4 +59,65 @@ func (z *zoneRun) deliver(t *testing.T, rcpts ...string) []Outcome {
 		out[i] = a[0]
 	}
 	return out
+}
+
+// TestLocalFault: the errors that are this host's and those that are
+// the remote host's.
+func TestLocalFault(t *testing.T) {
+	wrap := func(call string, err error) error {
+		return fmt.Errorf("mx.test[192.0.2.1]: %w", os.NewSyscallError(call, err))
+	}
+	tests := []struct {
+		name     string
+		err      error
+		enhanced string // "": the remote host's
+	}{
+		{"out of descriptors", wrap("socket", unix.EMFILE), "4.3.0"},
+		{"system out of descriptors", wrap("socket", unix.ENFILE), "4.3.0"},
+		{"out of buffers", wrap("connect", unix.ENOBUFS), "4.3.0"},
+		{"source address not here", wrap("bind", unix.EADDRNOTAVAIL), "4.4.0"},
+		{"no ephemeral port", wrap("connect", unix.EADDRNOTAVAIL), "4.4.0"},
+		{"source family differs", fmt.Errorf("x: %w", reactor.ErrSourceFamily), "4.4.0"},
+		{"local firewall", wrap("connect", unix.EPERM), "4.4.0"},
+		{"refused", wrap("connect", unix.ECONNREFUSED), ""},
+		{"timed out", wrap("connect", unix.ETIMEDOUT), ""},
+		{"host unreachable", wrap("connect", unix.EHOSTUNREACH), ""},
+		{"network unreachable", wrap("connect", unix.ENETUNREACH), ""},
+		{"reset", wrap("read", unix.ECONNRESET), ""},
+		{"connect timer", errConnectTimeout, ""},
+		{"closed", nil, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			enhanced, local := localFault(tc.err)
+			if enhanced != tc.enhanced || local != (tc.enhanced != "") {
+				t.Errorf("localFault(%v) = %q, %v; want %q, %v", tc.err, enhanced, local, tc.enhanced, tc.enhanced != "")
+			}
+		})
+	}
+}
+
+// TestEngineLocalFailureNotRemote: a source address this host does not
+// have (-o) fails the bind before any packet leaves. Its recipients hear
+// 4.4.0 naming the local cause, and the remote host is not marked down:
+// the next message, with a source address that works, is delivered.
+func TestEngineLocalFailureNotRemote(t *testing.T) {
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_nonlocal_bind"); err == nil && strings.TrimSpace(string(b)) != "0" {
+		t.Skip("net.ipv4.ip_nonlocal_bind is on: binding to an address not here succeeds")
+	}
+	z := newZoneRun(t, []string{"local.test. MX 10 mx.local.test.", "mx.local.test. A 127.0.0.1"},
+		func(c *Config) { c.Source = netip.MustParseAddr("192.0.2.1") })
+	got := z.deliver(t, "a@local.test", "b@local.test")
+	for i, o := range got {
+		if o.Code != 451 || o.Enhanced != "4.4.0" || !strings.Contains(o.Text, "local failure") || !strings.Contains(o.Text, "192.0.2.1") {
+			t.Errorf("recipient %d: %v, want 451 4.4.0 naming the local failure to bind 192.0.2.1", i, o)
+		}
+	}
+	if z.e.isDown(netip.MustParseAddr("127.0.0.1")) || z.e.stats.Unreachable != 0 {
+		t.Fatalf("mx.local.test[127.0.0.1] marked down for a local failure (%d marked)", z.e.stats.Unreachable)
+	}
+	z.e.cfg.Source = netip.Addr{}
+	if o := z.deliver(t, "c@local.test")[0]; o.Status != smtp.Delivered {
+		t.Fatalf("after the local failure: %v, want delivered", o)
+	}
 }

@@ -10,6 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ErrSourceFamily: the source address asked for is not of the
+// destination's family, so no socket can connect from it.
+var ErrSourceFamily = errors.New("source and destination address families differ")
+
 func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int) {
 	a := ap.Addr().Unmap()
 	if a.Is4() {
@@ -23,7 +27,7 @@ func sockaddr(ap netip.AddrPort) (unix.Sockaddr, int) {
 func dial(typ int, dst netip.AddrPort, src netip.Addr) (int, error) {
 	sa, family := sockaddr(dst)
 	if src.IsValid() && (src.Unmap().Is4()) != (family == unix.AF_INET) {
-		return -1, fmt.Errorf("connect to %v from %v: address families differ", dst, src)
+		return -1, fmt.Errorf("connect to %v from %v: %w", dst, src, ErrSourceFamily)
 	}
 	fd, err := newSocket(family, typ)
 	if err != nil {
