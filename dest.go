@@ -163,6 +163,7 @@ func (d *dest) localFailure(enhanced string, err error) {
 	for _, r := range rs {
 		r.finish(o)
 	}
+	d.e.forgetIfUnused(d)
 }
 
 // flush hands the waiting recipients to the connection: one transaction
@@ -399,5 +400,34 @@ func (d *dest) closed(c *Conn, err error) {
 	d.e.pool.release()
 	if len(d.waiting) > 0 {
 		d.start()
+	}
+	d.e.forgetIfUnused(d)
+}
+
+// unused reports a destination nothing refers to any more: no
+// connection, no recipient waiting or in flight or still listing its
+// address, no timer, no place in the pool's queue.
+func (d *dest) unused() bool {
+	return d.conn == nil && len(d.waiting) == 0 && len(d.inflight) == 0 && !d.queued &&
+		!pending(d.grace) && !pending(d.idle) && !pending(d.pending) &&
+		d.e.needs[d.addr] == 0 && d.e.tentative[d.addr] == 0
+}
+
+func pending(t *reactor.Timer) bool { return t != nil && t.Pending() }
+
+// forgetIfUnused drops d once unused, so that a long-lived listener's
+// table holds the hosts in use rather than every host ever reached.
+func (e *Engine) forgetIfUnused(d *dest) {
+	if e.dests[d.addr] == d && d.unused() {
+		delete(e.dests, d.addr)
+	}
+}
+
+// forgetUnused sweeps the destinations when a message ends: those its
+// recipients only skipped (down, or answered before a connect) have no
+// connection to close and are dropped here.
+func (e *Engine) forgetUnused() {
+	for _, d := range e.dests {
+		e.forgetIfUnused(d)
 	}
 }

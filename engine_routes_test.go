@@ -121,3 +121,22 @@ func TestEngineLocalFailureNotRemote(t *testing.T) {
 		t.Fatalf("after the local failure: %v, want delivered", o)
 	}
 }
+
+// TestEngineForgetsDestinations: once a message's connections are closed,
+// its destinations (reached, refused or merely skipped) are dropped, so a
+// long-lived listener's table does not grow with every host ever reached.
+func TestEngineForgetsDestinations(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 5, Domains: 30, Hosts: 30, Users: 1, RefuseHosts: 0.2})
+	r := newEngineRun(t, s, func(c *Config) { c.IdleTime = 50 * time.Millisecond })
+	for round := range 3 {
+		rcpts := s.World.Addresses()
+		r.deliver(rcpts, 20*time.Second)
+		if len(r.e.dests) == 0 {
+			t.Fatalf("round %d: no destinations while delivering?", round)
+		}
+		stepUntil(t, r.e.loop, func() bool { return r.e.pool.open == 0 }, 10*time.Second)
+		if n := len(r.e.dests); n != 0 {
+			t.Fatalf("round %d: %d destinations kept after every connection closed, want 0", round, n)
+		}
+	}
+}

@@ -176,6 +176,7 @@ func (j *job) answered(r *rcpt, o Outcome) {
 func (j *job) finish(now time.Time) {
 	j.e.loop.StopTimer(j.deadline)
 	delete(j.e.jobs, j)
+	j.e.forgetUnused()
 	j.e.cfg.Log.Message(MessageLog{
 		ID: j.ID(), From: j.from, Rcpts: len(j.rcpts), Domains: j.domains,
 		Delivered: j.counts[smtp.Delivered], Deferred: j.counts[smtp.Deferred], Bounced: j.counts[smtp.Bounced],
