@@ -57,7 +57,7 @@ const (
 `
 	eximFeedTransport = `smtpfeed:
   driver = lmtp
-  command = %[1]s/smtpfeed-wrap -c ` + mtaHost + ` -l stderr -nameserver 127.0.0.1 -t connect=2s
+  command = %[1]s/smtpfeed-wrap -c ` + mtaHost + ` -l stderr -nameserver 127.0.0.1 -t connect=2s -allow-local 127.0.0.0/8
   batch_max = 100000
   user = Debian-exim
   timeout = 1h

@@ -59,7 +59,7 @@ if [ %[3]s = smtpfeed ]; then
 	mkdir -p /var/spool/postfix/private; chown postfix /var/spool/postfix/private
 	setpriv --reuid=postfix --regid=postfix --init-groups \
 		%[2]s/smtpfeed -L unix:/var/spool/postfix/private/smtpfeed -sessions 20 \
-		-c ` + mtaHost + ` -l stderr -nameserver 127.0.0.1 -t connect=2s 2>>$D/smtpfeed.log &
+		-c ` + mtaHost + ` -l stderr -nameserver 127.0.0.1 -t connect=2s -allow-local 127.0.0.0/8 2>>$D/smtpfeed.log &
 	waitFor '[ -S /var/spool/postfix/private/smtpfeed ]' 30 || die "smtpfeed -L: no socket: $(cat $D/smtpfeed.log)"
 fi
 postfix start >$D/postfix-start.log 2>&1 || die "postfix start: $(cat $D/postfix-start.log)"

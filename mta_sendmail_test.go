@@ -35,7 +35,7 @@ const sendmailFeed = "define(`SMART_HOST', `smtpfeed:localhost')dnl\n" +
 	"MAILER_DEFINITIONS\n" +
 	"Msmtpfeed, P=%[1]s/smtpfeed-wrap, F=mDFMuXz8, S=EnvFromSMTP/HdrFromSMTP,\n" +
 	"\tR=EnvToSMTP, E=\\r\\n, L=990, r=100000, T=DNS/RFC822/SMTP,\n" +
-	"\tA=smtpfeed -c $j -l stderr -nameserver 127.0.0.1 -t connect=2s\n"
+	"\tA=smtpfeed -c $j -l stderr -nameserver 127.0.0.1 -t connect=2s -allow-local 127.0.0.0/8\n"
 
 // sendmailBody is the MTA part of the run: build the .cf, submit with
 // sendmail's own command (background delivery, as a list server would),

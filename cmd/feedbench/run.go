@@ -70,7 +70,8 @@ type run struct {
 // smtpfeedArgs are the flags feedbench gives smtpfeed for a world.
 func smtpfeedArgs(s *sim.Sim, o runOpts) []string {
 	args := []string{"-nameserver", s.DNSAddr().String(), "-port", strconv.Itoa(s.SMTPPort()),
-		"-c", "feedbench.test", "-l", "stderr", "-N", "4", "-t", "connect=" + o.connect.String(), "-t", "idle=1s"}
+		"-c", "feedbench.test", "-l", "stderr", "-N", "4", "-t", "connect=" + o.connect.String(), "-t", "idle=1s",
+		"-allow-local", "127.0.0.0/8"} // the world's hosts are on loopback
 	if o.dns > 0 {
 		args = append(args, "-t", "dns="+o.dns.String())
 	}

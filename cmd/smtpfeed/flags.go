@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -76,6 +77,31 @@ func (t timeouts) Set(s string) error {
 	return nil
 }
 
+// prefixes is the repeatable -allow-local CIDR flag; a bare address is
+// its own /32 or /128.
+type prefixes []netip.Prefix
+
+func (p *prefixes) String() string {
+	var out []string
+	for _, x := range *p {
+		out = append(out, x.String())
+	}
+	return strings.Join(out, ",")
+}
+
+func (p *prefixes) Set(s string) error {
+	x, err := netip.ParsePrefix(s)
+	if err != nil {
+		a, aerr := netip.ParseAddr(s)
+		if aerr != nil {
+			return fmt.Errorf("want a network like 127.0.0.0/8 or an address, got %q", s)
+		}
+		x = netip.PrefixFrom(a, a.BitLen())
+	}
+	*p = append(*p, x.Masked())
+	return nil
+}
+
 // list is a repeatable string flag.
 type list []string
 
@@ -107,6 +133,7 @@ type options struct {
 	listen     string
 	sessions   int
 	rcpts      []string
+	allowLocal prefixes
 }
 
 var errUsage = errors.New("usage")
@@ -143,6 +170,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration file")
 	fs.StringVar(&o.listen, "L", "", "serve LMTP on unix:/path or tcp:host:port instead of stdin/stdout (Postfix, Exim)")
 	fs.IntVar(&o.sessions, "sessions", smtpfeed.DefaultMaxSessions, "with -L: most LMTP sessions at once")
+	fs.Var(&o.allowLocal, "allow-local", "deliver to these local addresses anyway, CIDR (repeatable): a test network on loopback, or a relay on another port of this host")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: smtpfeed [flags]            (LMTP on stdin/stdout)\n       smtpfeed -d Q [flags] rcpt... | -r FILE\n")
 		fs.PrintDefaults()
@@ -237,6 +265,25 @@ func readRcpts(path string) ([]string, error) {
 	return out, nil
 }
 
+// interfaceAddrs are this host's interface addresses: mail to any of
+// them loops back. A host whose interfaces cannot be listed still has
+// loopback and the unspecified addresses checked.
+func interfaceAddrs() []netip.Addr {
+	ifs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range ifs {
+		if n, ok := a.(*net.IPNet); ok {
+			if x, ok := netip.AddrFromSlice(n.IP); ok {
+				out = append(out, x.Unmap())
+			}
+		}
+	}
+	return out
+}
+
 // heloName is -c, or the host's name.
 func (o *options) heloName() string {
 	if o.helo != "" {
@@ -300,6 +347,7 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = smtpfeed.MaxConnsFor(fdLimit)
 	}
+	cfg.Self = smtpfeed.NewSelf(append(interfaceAddrs(), cfg.Source), o.allowLocal)
 	for _, n := range smtp.TimeoutNames() {
 		if d, ok := o.timeouts[n]; ok {
 			cfg.SMTP.Timeouts.SetTimeout(n, d)

@@ -72,7 +72,7 @@ func TestListener(t *testing.T) {
 	defer s.Close()
 	sock := filepath.Join(t.TempDir(), "lmtp.sock")
 	c := startChild(t, "-L", "unix:"+sock, "-sessions", "60", "-t", "idle=1m",
-		"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test", "-l", "stderr", "-N", "4")
+		"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test", "-l", "stderr", "-N", "4", "-allow-local", "127.0.0.0/8")
 	waitForLog(t, c, "serving LMTP on unix:")
 	all := s.World.Addresses()
 	round := func(n int) {

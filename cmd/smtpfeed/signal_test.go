@@ -24,7 +24,7 @@ func deadWorld(t *testing.T) *sim.Sim {
 
 func feedArgs(s *sim.Sim, extra ...string) []string {
 	return append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()),
-		"-c", "feed.test", "-l", "stderr", "-N", "4", "-t", "connect=1m"}, extra...)
+		"-c", "feed.test", "-l", "stderr", "-N", "4", "-t", "connect=1m", "-allow-local", "127.0.0.0/8"}, extra...)
 }
 
 // handOver sends one message for every recipient of s and reads up to

@@ -64,7 +64,7 @@ func TestStdioSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
-		"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s"}
+		"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}
 	out, errOut, err := smtpfeedChild(t, args, session.Bytes())
 	if err != nil {
 		t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
