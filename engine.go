@@ -33,9 +33,6 @@ const (
 	// again as later recipients arrived (2,200 to 4,400 connections);
 	// with 4,096 every host got one (make bench-feed -args "-n 4000").
 	DefaultMaxConns = 4096
-	// fdReserve is descriptors kept for resolver sockets, the LMTP side
-	// and the standard streams when sizing the connection limit.
-	fdReserve = 64
 )
 
 // Config is the engine's configuration.
@@ -64,12 +61,13 @@ type Config struct {
 	Self *Self
 }
 
-// MaxConnsFor sizes the connection limit from a descriptor limit.
-func MaxConnsFor(fdLimit uint64) int {
-	if fdLimit <= 2*fdReserve {
+// MaxConnsFor sizes the connection limit from a descriptor limit, less
+// the descriptors FDReserve keeps for everything else.
+func MaxConnsFor(fdLimit, reserve uint64) int {
+	if fdLimit <= reserve+1 {
 		return 1
 	}
-	return int(min(fdLimit-fdReserve, DefaultMaxConns))
+	return int(min(fdLimit-reserve, DefaultMaxConns))
 }
 
 func (c Config) withDefaults() Config {

@@ -345,7 +345,11 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 		cfg.Source = netip.MustParseAddr(o.source)
 	}
 	if cfg.MaxConns == 0 {
-		cfg.MaxConns = smtpfeed.MaxConnsFor(fdLimit)
+		sessions := 0
+		if o.listen != "" {
+			sessions = o.sessions
+		}
+		cfg.MaxConns = smtpfeed.MaxConnsFor(fdLimit, smtpfeed.FDReserve(len(res.Servers), sessions))
 	}
 	cfg.Self = smtpfeed.NewSelf(append(interfaceAddrs(), cfg.Source), o.allowLocal)
 	for _, n := range smtp.TimeoutNames() {
