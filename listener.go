@@ -12,6 +12,13 @@ import (
 // to one transport at a time.
 const DefaultMaxSessions = 100
 
+// acceptBackoff is how long the listener stops watching its socket after
+// accept failed (out of descriptors, EMFILE): the caller stays in the
+// accept queue, still readable, so a level-triggered poller would report
+// it on every pass and the loop would spin doing nothing else. A tenth
+// of a second frees the loop while a session or a connection closes.
+const acceptBackoff = 100 * time.Millisecond
+
 // LMTPListener accepts LMTP sessions on a listening socket (Postfix's and
 // Exim's lmtp transports) and serves them all in the loop, sharing the
 // engine: its caches, its reachability table and its idle connections.
@@ -26,6 +33,10 @@ type LMTPListener struct {
 	stopped  bool
 	accepted int
 	onIdle   func()
+	// backoff, while pending, keeps the socket unwatched after a failed
+	// accept; failing says the failure was logged, until an accept works.
+	backoff *reactor.Timer
+	failing bool
 }
 
 // ListenLMTP serves LMTP on the listening socket fd, at most max sessions
@@ -75,11 +86,15 @@ func (l *LMTPListener) ready(now time.Time, _ reactor.Events) {
 	for len(l.sessions) < l.max && !l.stopped {
 		cfd, err := reactor.Accept(l.fd)
 		if err != nil {
-			l.e.cfg.Log.Notice(fmt.Sprintf("lmtp listener: %v", err))
+			l.acceptFailed(now, err)
 			return
 		}
 		if cfd < 0 {
 			return
+		}
+		if l.failing {
+			l.failing = false
+			l.e.cfg.Log.Notice("lmtp listener: accepting again")
 		}
 		l.accepted++
 		var c *LMTPConn
@@ -100,6 +115,31 @@ func (l *LMTPListener) ready(now time.Time, _ reactor.Events) {
 	}
 }
 
+// acceptFailed stops watching the socket for acceptBackoff: the caller
+// that could not be accepted keeps it readable. The failure is logged
+// once until an accept works again.
+func (l *LMTPListener) acceptFailed(now time.Time, err error) {
+	if !l.failing {
+		l.failing = true
+		l.e.cfg.Log.Notice(fmt.Sprintf("lmtp listener: %v; not accepting for %v at a time until it works again", err, acceptBackoff))
+	}
+	if l.watching {
+		l.loop.Modify(l.fd, 0)
+	}
+	if l.backoff == nil {
+		l.backoff = l.loop.AddTimer(now.Add(acceptBackoff), l.resume)
+		return
+	}
+	l.loop.ResetTimer(l.backoff, now.Add(acceptBackoff))
+}
+
+// resume watches the socket again after a back-off.
+func (l *LMTPListener) resume(time.Time) {
+	if !l.stopped && l.watching && len(l.sessions) < l.max {
+		l.loop.Modify(l.fd, reactor.Readable)
+	}
+}
+
 // ended closes a session's socket and makes room for the next caller.
 func (l *LMTPListener) ended(c *LMTPConn, err error) {
 	if c == nil {
@@ -110,7 +150,7 @@ func (l *LMTPListener) ended(c *LMTPConn, err error) {
 	}
 	delete(l.sessions, c)
 	l.loop.Close(c.in)
-	if !l.stopped && l.watching && len(l.sessions) < l.max {
+	if !l.stopped && l.watching && len(l.sessions) < l.max && !pending(l.backoff) {
 		l.loop.Modify(l.fd, reactor.Readable)
 	}
 	l.checkIdle()

@@ -59,6 +59,7 @@ type Loop struct {
 	stopped    bool
 	signals    *signalBridge
 	beforeWait []func() // called before every wait for I/O
+	passes     uint64   // passes made: a loop that spins shows here
 }
 
 // New makes a loop that reads time from clock (SystemClock when nil).
@@ -193,6 +194,11 @@ func (l *Loop) Close(fd int) error {
 // Stop makes Run return after the current pass.
 func (l *Loop) Stop() { l.stopped = true }
 
+// Passes reports how many passes the loop has made: a handler that
+// leaves its descriptor ready without consuming it makes the loop spin,
+// which shows as passes rising while nothing happens.
+func (l *Loop) Passes() uint64 { return l.passes }
+
 // Stopped reports whether Stop was called.
 func (l *Loop) Stopped() bool { return l.stopped }
 
@@ -220,6 +226,7 @@ func (l *Loop) Step(limit time.Duration) error {
 	}
 	l.ready = ready
 	l.now = l.clock.Now()
+	l.passes++
 	l.inPass = true
 	l.dispatch(l.now)
 	l.fireTimers(l.now)
