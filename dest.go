@@ -1,6 +1,7 @@
 package smtpfeed
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -318,9 +319,10 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 // recipient moves on: to the host's next address, or to its next MX,
 // joining whatever is already bound there (regrouping, paper §3.2).
 func (d *dest) failed(c *Conn, r *rcpt, err error) {
+	enhanced, local := localFault(err)
 	if d.conn == c {
 		d.conn = nil // the connection is going; nothing more goes on it
-		if _, local := localFault(err); !d.carried && !local {
+		if !d.carried && !local {
 			d.e.markDown(d.addr, errText(err))
 		}
 	}
@@ -328,6 +330,12 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 	if d.carried && !r.is(rcptRetried) {
 		r.set(rcptRetried)
 		d.add(r)
+		return
+	}
+	if local {
+		// Not the remote host's fault, so it is not marked down, and
+		// routing again would pick it again: answered here instead.
+		r.finish(outcomeLocal(enhanced, errors.New(r.lastErr)))
 		return
 	}
 	if !d.reachable() {

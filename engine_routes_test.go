@@ -140,3 +140,25 @@ func TestEngineForgetsDestinations(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineLocalErrorOnConnection: a connection lost to a local error
+// (out of buffers) answers its recipients 451 4.3.0 and leaves the host
+// out of the reachability cache, rather than routing them on as if the
+// host were dead.
+func TestEngineLocalErrorOnConnection(t *testing.T) {
+	z := newZoneRun(t, []string{"local.test. MX 10 mx.local.test.", "mx.local.test. A 127.0.0.1"}, nil)
+	mx := netip.MustParseAddr("127.0.0.1")
+	var got []Outcome
+	done := false
+	m := &Message{From: "list-bounces@lists.test", Rcpts: []string{"a@local.test"}, Data: []byte(sim.TestMessage)}
+	z.e.Deliver(m, func(_ int, o Outcome) { got = append(got, o) }, func() { done = true })
+	stepUntil(t, z.e.loop, func() bool { d := z.e.dests[mx]; return d != nil && d.conn != nil }, 10*time.Second)
+	z.e.dests[mx].conn.Close(os.NewSyscallError("write", unix.ENOBUFS))
+	stepUntil(t, z.e.loop, func() bool { return done }, 10*time.Second)
+	if len(got) != 1 || got[0].Code != 451 || got[0].Enhanced != "4.3.0" || !strings.Contains(got[0].Text, "no buffer space") {
+		t.Fatalf("a@local.test: %v, want one 451 4.3.0 naming the local failure", got)
+	}
+	if z.e.isDown(mx) {
+		t.Fatal("mx.local.test[127.0.0.1] marked down for a local failure")
+	}
+}
