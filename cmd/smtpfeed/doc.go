@@ -6,7 +6,7 @@
 //
 //	smtpfeed [-c helo] [-1|-2] [-R n] [-n n] [-m host] [-a alias]... [-N 4|6]
 //	         [-o addr] [-t NAME=DURATION]... [-l facility|stderr] [-d classes]
-//	         [-nameserver host[:port]]... [-port n] [-V] [-h]
+//	         [-nameserver host[:port]]... [-port n] [-allow-local CIDR]... [-V] [-h]
 //
 // -d Q resolves only: every recipient gets a 4xx reply and the grouping by
 // MX host goes to standard error; with recipients on the command line (or
