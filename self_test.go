@@ -76,3 +76,22 @@ func TestSelfHas(t *testing.T) {
 		t.Error("a nil Self has 127.0.0.1, want no address (no self check)")
 	}
 }
+
+// TestNotePrivate: a destination in a private or link-local network is
+// delivered to, and logged once per address.
+func TestNotePrivate(t *testing.T) {
+	log := &noticeLog{}
+	e := &Engine{cfg: Config{Log: log}}
+	for _, a := range []string{"10.1.2.3", "10.1.2.3", "fd00::25", "169.254.0.25", "192.0.2.25", "10.1.2.3"} {
+		e.notePrivate("mx.intranet.test", netip.MustParseAddr(a))
+	}
+	want := []string{"mx.intranet.test[10.1.2.3]", "mx.intranet.test[fd00::25]", "mx.intranet.test[169.254.0.25]"}
+	if len(log.notices) != len(want) {
+		t.Fatalf("notices %q, want one each for %q", log.notices, want)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(log.notices[i], w+" is a private or link-local address") {
+			t.Errorf("notice %d = %q, want it to name %s", i, log.notices[i], w)
+		}
+	}
+}
