@@ -111,8 +111,9 @@ func (j *job) groupByDomain() []*rcptDomain {
 
 // resolved hands a domain's recipients their MX hosts and routes them.
 func (j *job) resolved(d *rcptDomain, res MXResult) {
+	var loop string
 	if res.Fail == nil {
-		d.mx = res.Hosts
+		d.mx, loop = j.e.dropSelf(res.Hosts)
 	}
 	// The lookup still counts while its recipients are routed, so that
 	// none of them starts a host before the others have joined it.
@@ -123,6 +124,10 @@ func (j *job) resolved(d *rcptDomain, res MXResult) {
 		}
 		if res.Fail != nil {
 			r.finish(outcomeFail(res.Fail))
+			continue
+		}
+		if len(d.mx) == 0 && loop != "" {
+			r.finish(outcomeLoop(d.name, loop))
 			continue
 		}
 		r.setHosts()

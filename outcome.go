@@ -20,7 +20,7 @@ import (
 //	DNS: no such domain            550 5.1.2
 //	DNS: server failure, timeout   451 4.4.3
 //	every MX host unreachable      451 4.4.1 with the last host's error
-//	every MX address is this host  554 5.4.6 mail for D loops back to myself
+//	best MX host is this host      554 5.4.6 mail for D loops back to myself
 //	local failure (descriptors,    451 4.3.0 (resources) or 4.4.0 (source
 //	  buffers, source address)     address, local network), naming the cause
 //	message deadline passed        451 4.4.7
@@ -91,7 +91,7 @@ func outcomeUnreachable(domain string, lastErr string) Outcome {
 		Text: fmt.Sprintf("no mail host for %s could be reached: %s", domain, why)}
 }
 
-// outcomeLoop: every address the recipient may go to is this host's, so
+// outcomeLoop: the best MX host has an address of this host's (dropSelf), so
 // delivering would hand the mail back to our own MTA. Worded as Postfix
 // words it; 5.4.6 is RFC 3463's routing loop.
 func outcomeLoop(domain, self string) Outcome {

@@ -1,6 +1,7 @@
 package smtpfeed
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -168,11 +169,6 @@ func (r *rcpt) route() {
 			r.next() // -N: not an address of the family asked for
 			continue
 		}
-		if e.isSelf(addr) {
-			r.lastErr = selfText(h.Name, addr)
-			r.next() // never connected to: the mail would loop back here
-			continue
-		}
 		d := e.dest(h.Name, addr)
 		if d.reachable() {
 			d.add(r)
@@ -180,10 +176,6 @@ func (r *rcpt) route() {
 		}
 		r.lastErr = d.downReason()
 		r.next()
-	}
-	if self := r.loopsBack(); self != "" {
-		r.finish(outcomeLoop(r.dom.name, self))
-		return
 	}
 	if !r.is(rcptFellBack) && e.cfg.Fallback != "" {
 		r.set(rcptFellBack)
@@ -238,6 +230,13 @@ func (e *Engine) withFallback(f func(*MXResult)) {
 	name := strings.TrimSuffix(e.cfg.Fallback, ".")
 	e.lookups++
 	e.res.LookupMX(name, func(res MXResult) {
+		if res.Fail == nil {
+			hosts, self := e.dropSelf(res.Hosts)
+			if len(hosts) == 0 && self != "" {
+				res.Fail = &Failure{554, "5.4.6", fmt.Sprintf("mail for %s loops back to myself (%s is this host)", name, self)}
+			}
+			res.Hosts = hosts
+		}
 		e.fallback = &res
 		f(&res)
 		e.lookups--

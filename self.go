@@ -85,9 +85,28 @@ func (e *Engine) notePrivate(name string, addr netip.Addr) {
 	e.cfg.Log.Notice(fmt.Sprintf("%s[%s] is a private or link-local address: delivering to it", name, addr))
 }
 
-// selfText names a host address that is this host's.
-func selfText(host string, addr netip.Addr) string {
-	return fmt.Sprintf("%s is this host", hostAddr(host, addr))
+// dropSelf applies RFC 5321 §5.1 to a domain's MX hosts by address: a
+// host with an address of this host's is this host, and it and every
+// host of equal or worse preference are dropped, since they would relay
+// the mail back to it. self names the first such host address, "" when
+// none is; the hosts come best first.
+func (e *Engine) dropSelf(hosts []MailHost) (kept []MailHost, self string) {
+	if e.cfg.Self == nil {
+		return hosts, ""
+	}
+	for i, h := range hosts {
+		for _, a := range h.Addrs {
+			if !e.isSelf(a.Addr) {
+				continue
+			}
+			cut := i
+			for cut > 0 && hosts[cut-1].Pref == h.Pref {
+				cut--
+			}
+			return hosts[:cut:cut], hostAddr(h.Name, a.Addr)
+		}
+	}
+	return hosts, ""
 }
 
 // hostAddr is host[addr], or the literal alone for a domain literal.
@@ -96,25 +115,4 @@ func hostAddr(host string, addr netip.Addr) string {
 		return host
 	}
 	return fmt.Sprintf("%s[%s]", host, addr)
-}
-
-// loopsBack reports the first of the recipient's addresses when every
-// one it may use is this host's; "" when any is not.
-func (r *rcpt) loopsBack() string {
-	e := r.j.e
-	first := ""
-	for _, h := range r.hosts() {
-		for _, a := range h.Addrs {
-			if fam := e.cfg.Family; fam != 0 && a.Addr.Is4() != (fam == 4) {
-				continue
-			}
-			if !e.isSelf(a.Addr) {
-				return ""
-			}
-			if first == "" {
-				first = hostAddr(h.Name, a.Addr)
-			}
-		}
-	}
-	return first
 }

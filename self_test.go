@@ -7,8 +7,9 @@ import (
 )
 
 // TestEngineSelfRoutes: an address of this host is never connected to;
-// a recipient whose every address is this host's is bounced 5.4.6 as a
-// loop, one with another address goes there. 127.0.0.1 (where the test
+// a recipient whose best MX host has an address of this host's is
+// bounced 5.4.6 as a loop; one whose worse MX is this host's goes to the
+// better ones. 127.0.0.1 (where the test
 // server listens) is exempted as -allow-local would; the rest of
 // 127.0.0.0/8 is this host's.
 func TestEngineSelfRoutes(t *testing.T) {
@@ -20,6 +21,10 @@ func TestEngineSelfRoutes(t *testing.T) {
 		"mx.good.test. A 127.0.0.1",
 		"implicit.test. A 127.0.0.3",
 		"own.test. MX 10 mx.own.test.",
+		"backup.test. MX 10 mx.good.test.",
+		"backup.test. MX 20 mx.self.test.",
+		"equal.test. MX 10 mx.good.test.",
+		"equal.test. MX 10 mx.self.test.",
 		"mx.own.test. A 192.0.2.7",
 	}
 	self := NewSelf([]netip.Addr{netip.MustParseAddr("192.0.2.7")}, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
@@ -30,7 +35,11 @@ func TestEngineSelfRoutes(t *testing.T) {
 		text       string
 	}{
 		{"only MX is this host", "a@self.test", 554, "5.4.6", "mail for self.test loops back to myself (mx.self.test[127.0.0.2] is this host)"},
-		{"first MX this host, second elsewhere", "b@mixed.test", 250, "2.0.0", "mx.good.test[127.0.0.1]"},
+		// RFC 5321 §5.1: this host and every worse or equal MX are
+		// dropped, since they would relay back here.
+		{"first MX this host, second elsewhere", "b@mixed.test", 554, "5.4.6", "(mx.self.test[127.0.0.2] is this host)"},
+		{"second MX this host", "b@backup.test", 250, "2.0.0", "mx.good.test[127.0.0.1]"},
+		{"an equal MX is this host", "b@equal.test", 554, "5.4.6", "is this host"},
 		{"implicit MX is this host", "c@implicit.test", 554, "5.4.6", "(implicit.test[127.0.0.3] is this host)"},
 		{"MX is an interface address", "d@own.test", 554, "5.4.6", "(mx.own.test[192.0.2.7] is this host)"},
 		{"address literal of this host", "e@[127.0.0.9]", 554, "5.4.6", "([127.0.0.9] is this host)"},
