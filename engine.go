@@ -161,6 +161,15 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 // Resolver is the engine's resolver (nil when delivering nothing).
 func (e *Engine) Resolver() *Resolver { return e.res }
 
+// dnsStats is the resolver's counters; zero with -d D, which makes no
+// resolver.
+func (e *Engine) dnsStats() Stats {
+	if e.res == nil {
+		return Stats{}
+	}
+	return e.res.Stats()
+}
+
 // Stats reports the engine's counters.
 func (e *Engine) Stats() EngineStats { return e.stats }
 

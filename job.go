@@ -185,7 +185,7 @@ func (j *job) finish(now time.Time) {
 	j.e.cfg.Log.Message(MessageLog{
 		ID: j.ID(), From: j.from, Rcpts: len(j.rcpts), Domains: j.domains,
 		Delivered: j.counts[smtp.Delivered], Deferred: j.counts[smtp.Deferred], Bounced: j.counts[smtp.Bounced],
-		First: j.first, Last: j.last, Elapsed: now.Sub(j.started), Engine: j.e.stats, DNS: j.e.res.Stats(),
+		First: j.first, Last: j.last, Elapsed: now.Sub(j.started), Engine: j.e.stats, DNS: j.e.dnsStats(),
 	})
 	if j.done != nil {
 		j.done()

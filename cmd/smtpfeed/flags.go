@@ -336,7 +336,9 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 		IdleTime:       o.timeouts["idle"],
 		DownTime:       o.timeouts["down"],
 		MessageTimeout: o.timeouts["message"],
-		DeliverNothing: o.deliverNothing(),
+		// -d QD: resolve-only sends nothing either, and needs the
+		// resolver that delivering nothing does without.
+		DeliverNothing: o.deliverNothing() && !o.resolveOnly(),
 	}
 	if o.family != "" {
 		cfg.Family, _ = strconv.Atoi(o.family)
