@@ -1,7 +1,7 @@
 package smtp
 
 // Line limits of RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets
-// with its CRLF.
+// with its CRLF, not counting a dot doubled for transparency.
 const maxTextLine = 998
 
 // Message is one message as it goes on the wire: line ends normalised to
@@ -50,8 +50,10 @@ func NewMessage(raw []byte) *Message {
 			startLine = false
 		}
 		if startLine && c == '.' {
+			// The stuffed dot is not counted: the server removes it
+			// before the line limit applies (RFC 5321 §4.5.2), so a
+			// 998-octet line that begins with a dot is not broken.
 			m.wire = append(m.wire, '.')
-			lineLen++
 		}
 		startLine = false
 		if c >= 0x80 {
