@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"smtpfeed/proto/smtp"
@@ -18,6 +19,11 @@ var replySeeds = []string{
 	"HTTP/1.1 400 Bad Request\r\n",
 	"250 ok\r\n+OK POP3\r\n",
 	"421 4.3.2 shutting down\r\n",
+	// Lines past RFC 5321's 512 octets, as real EHLO replies and 5xx
+	// texts have them.
+	"250-mx.example\r\n250-" + strings.Repeat("X-LONG-KEYWORD ", 60) + "\r\n250 SIZE\r\n",
+	"550 5.7.1 " + strings.Repeat("policy text ", 400) + "\r\n",
+	"250 " + strings.Repeat("y", smtp.MaxReplySize),
 }
 
 func readAll(data []byte, cut int) ([]smtp.Reply, error) {
@@ -35,7 +41,8 @@ func readAll(data []byte, cut int) ([]smtp.Reply, error) {
 
 // FuzzReplyReader checks that the reply parser gives the same replies
 // however the stream is split, never panics, and only yields replies that
-// are within the limits it promises.
+// are within the limits it promises (lines of any length, replies within
+// MaxReplySize and MaxReplyLines).
 func FuzzReplyReader(f *testing.F) {
 	for _, s := range replySeeds {
 		f.Add([]byte(s), uint16(len(s)/2))
@@ -48,6 +55,13 @@ func FuzzReplyReader(f *testing.F) {
 			t.Fatalf("split at %d: %v, %v; whole: %v, %v", cut, split, serr, whole, werr)
 		}
 		for _, rep := range whole {
+			size := 0
+			for _, l := range rep.Lines {
+				size += len(l) + 5 // code, separator, CRLF
+			}
+			if size > smtp.MaxReplySize+len(rep.Lines) || len(rep.Lines) > smtp.MaxReplyLines {
+				t.Fatalf("a reply of %d lines, %d octets passed the caps", len(rep.Lines), size)
+			}
 			if rep.Code < 200 || rep.Code > 559 {
 				t.Fatalf("reply code %d out of range", rep.Code)
 			}

@@ -9,13 +9,16 @@ import (
 
 // Limits on what a server may send as one reply.
 const (
-	// MaxReplyLine is the longest reply line, CRLF included (RFC 5321
-	// §4.5.3.1.5).
-	MaxReplyLine = 512
-	// MaxReplySize caps a whole multi-line reply. An EHLO reply, the
-	// longest a server has reason to send, is a few hundred octets; 16 KiB
-	// is 32 full-length lines and still bounds a server that never stops.
+	// MaxReplySize caps a whole reply, its lines' CRLFs included, and so
+	// any one of its lines. RFC 5321 §4.5.3.1.5 gives 512 octets for a
+	// reply line but §4.5.3.1 asks clients not to enforce such limits,
+	// and real servers exceed it with long EHLO keywords and long 5xx
+	// texts; 16 KiB still bounds a server that never stops.
 	MaxReplySize = 16 << 10
+	// MaxReplyLines caps the lines of one reply: an EHLO reply, the
+	// longest a server has reason to send, has a few dozen; a reply of
+	// empty lines would otherwise cost a string header per 6 octets.
+	MaxReplyLines = 256
 	// maxTextShown is how much of the remote text a Reply keeps for logs
 	// and LMTP replies; the rest is cut and marked.
 	maxTextShown = 400

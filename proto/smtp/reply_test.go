@@ -90,7 +90,9 @@ func feedAll(stream string, step int) ([]Reply, error) {
 }
 
 func TestReplyReader(t *testing.T) {
-	long := strings.Repeat("x", MaxReplyLine-6) // "250 " + x... + CRLF = 512
+	long := strings.Repeat("x", 2000)           // past RFC 5321's 512, as real EHLO replies are
+	longText := strings.Repeat("t", 4000)       // a long 5xx text
+	fits := strings.Repeat("f", MaxReplySize-6) // "250 " + f... + CRLF = the whole cap
 	tests := []struct {
 		name    string
 		stream  string
@@ -127,12 +129,29 @@ func TestReplyReader(t *testing.T) {
 			want:   []Reply{{Code: 250, Lines: []string{"a", "b"}}},
 		},
 		{
-			name:   "longest line allowed",
-			stream: "250 " + long + "\r\n",
-			want:   []Reply{{Code: 250, Lines: []string{long}}},
+			name:   "line over 512 octets",
+			stream: "250-mx.example\r\n250-" + long + "\r\n250 SIZE\r\n",
+			want:   []Reply{{Code: 250, Lines: []string{"mx.example", long, "SIZE"}}},
 		},
-		{name: "line one octet too long", stream: "250 x" + long + "\r\n", wantErr: true},
-		{name: "endless line without LF", stream: "250 " + strings.Repeat("y", 600), wantErr: true},
+		{
+			name:   "long 5xx text",
+			stream: "550 5.7.1 " + longText + "\r\n",
+			want:   []Reply{{Code: 550, Enhanced: EnhancedCode{5, 7, 1}, Lines: []string{"5.7.1 " + longText}}},
+		},
+		{
+			name:   "a line the size of the whole cap",
+			stream: "250 " + fits + "\r\n",
+			want:   []Reply{{Code: 250, Lines: []string{fits}}},
+		},
+		{
+			name:   "the cap is per reply",
+			stream: "250 " + fits + "\r\n250 " + fits + "\r\n",
+			want:   []Reply{{Code: 250, Lines: []string{fits}}, {Code: 250, Lines: []string{fits}}},
+		},
+		{name: "line one octet past the cap", stream: "250 x" + fits + "\r\n", wantErr: true},
+		{name: "reply past the cap", stream: strings.Repeat("250-"+long+"\r\n", 9) + "250 end\r\n", wantErr: true},
+		{name: "too many lines", stream: strings.Repeat("250-\r\n", MaxReplyLines) + "250 end\r\n", wantErr: true},
+		{name: "endless line without LF", stream: "250 " + strings.Repeat("y", MaxReplySize+1), wantErr: true},
 		{name: "code changes mid-reply", stream: "250-a\r\n251 b\r\n", wantErr: true},
 		{name: "garbage", stream: "HTTP/1.1 400 Bad Request\r\n", wantErr: true},
 		{
@@ -199,5 +218,35 @@ func TestReplyText(t *testing.T) {
 		if got := tt.rep.Text(); got != tt.want {
 			t.Errorf("%+v.Text() = %q, want %q", tt.rep, got, tt.want)
 		}
+	}
+}
+
+// TestReplyReaderBounded: a server that sends a megabyte without a line
+// end, or a reply that never ends, is refused once the reply passes its
+// cap, and the reader never holds more than the cap meanwhile.
+func TestReplyReaderBounded(t *testing.T) {
+	for _, tc := range []struct{ name, head, piece string }{
+		{"one endless line", "250 ", "x"},
+		{"endless EHLO reply", "", "250-" + strings.Repeat("K", 60) + "\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r ReplyReader
+			chunk := []byte(strings.Repeat(tc.piece, 4096/len(tc.piece)))
+			err := r.Feed([]byte(tc.head))
+			fed := len(tc.head)
+			for fed < 1<<20 && err == nil {
+				err = r.Feed(chunk)
+				fed += len(chunk)
+				if held := cap(r.buf) + r.size; held > 2*MaxReplySize {
+					t.Fatalf("after %d octets the reader holds %d, want at most about %d", fed, held, MaxReplySize)
+				}
+			}
+			if err == nil {
+				t.Fatal("1 MiB without the reply ending: no error")
+			}
+			if fed > MaxReplySize+len(chunk)+len(tc.head) {
+				t.Errorf("refused after %d octets, want by %d", fed, MaxReplySize+len(chunk))
+			}
+		})
 	}
 }

@@ -17,33 +17,38 @@ type ReplyReader struct {
 // Feed adds bytes from the server. It returns the first protocol error,
 // now or earlier; replies completed before the error stay available.
 func (r *ReplyReader) Feed(p []byte) error {
-	if r.err != nil {
-		return r.err
-	}
-	r.buf = append(r.buf, p...)
-	for r.err == nil {
-		i := bytes.IndexByte(r.buf, '\n')
-		if i < 0 {
-			if len(r.buf) >= MaxReplyLine {
-				r.err = protocolError("reply line longer than 512 octets", r.buf)
-			}
-			break
-		}
-		line := r.buf[:i]
-		// The CRLF counts toward the limit; a bare LF is taken as a line
-		// end, as every widely used client does.
-		if i+1 > MaxReplyLine {
-			r.err = protocolError("reply line longer than 512 octets", line)
-			break
-		}
-		line = bytes.TrimSuffix(line, []byte{'\r'})
-		r.err = r.line(line, i+1)
-		r.buf = r.buf[i+1:]
+	for r.err == nil && len(p) > 0 {
+		// Buffer no more than the reply may still hold, and one octet
+		// to tell full from over: a server that never ends its line or
+		// its reply cannot make the buffer grow past the cap.
+		take := min(len(p), max(MaxReplySize+1-r.size-len(r.buf), 1))
+		r.buf = append(r.buf, p[:take]...)
+		p = p[take:]
+		r.takeLines()
 	}
 	if len(r.buf) == 0 {
 		r.buf = nil // let a large read's array go
 	}
 	return r.err
+}
+
+// takeLines parses the complete lines in the buffer; a partial line that
+// already makes the reply too long fails at once.
+func (r *ReplyReader) takeLines() {
+	for r.err == nil {
+		i := bytes.IndexByte(r.buf, '\n')
+		if i < 0 {
+			if r.size+len(r.buf) > MaxReplySize {
+				r.err = protocolError("reply longer than 16 KiB", r.buf)
+			}
+			return
+		}
+		// A bare LF is taken as a line end, as every widely used client
+		// does.
+		line := bytes.TrimSuffix(r.buf[:i], []byte{'\r'})
+		r.err = r.line(line, i+1)
+		r.buf = r.buf[i+1:]
+	}
 }
 
 func (r *ReplyReader) line(line []byte, octets int) error {
@@ -57,6 +62,9 @@ func (r *ReplyReader) line(line []byte, octets int) error {
 	r.size += octets
 	if r.size > MaxReplySize {
 		return protocolError("reply longer than 16 KiB", line)
+	}
+	if len(r.lines) >= MaxReplyLines {
+		return protocolError("reply of more than 256 lines", line)
 	}
 	r.code = code
 	r.lines = append(r.lines, text)
