@@ -128,6 +128,9 @@ func (c *Conn) Idle() bool { return c.st == connOpen && c.m.Idle() }
 // Reusable reports whether another transaction may use the connection.
 func (c *Conn) Reusable() bool { return c.st != connClosed && c.m.Reusable() }
 
+// AwaitingDot reports a final dot sent whose reply has not come.
+func (c *Conn) AwaitingDot() bool { return c.st == connOpen && c.m.AwaitingDot() }
+
 // Extensions reports what the server advertised.
 func (c *Conn) Extensions() smtp.Extensions { return c.m.Extensions() }
 

@@ -242,7 +242,22 @@ func (e *Engine) Shutdown() {
 	}
 }
 
-// Abort drains the engine and closes every connection at once (TERM):
+// Terminate is TERM: Drain, and close at once every connection that is
+// not waiting for a final dot's reply, its recipients answered 451 4.3.2
+// as they go back. A connection whose dot is out keeps going to that
+// reply (bounded by the dot timeout), then QUITs: cutting it would leave
+// its recipients possible duplicates, which the caller would send again.
+func (e *Engine) Terminate(why string) {
+	e.Drain()
+	for _, d := range e.dests {
+		if d.conn != nil && !d.conn.AwaitingDot() {
+			d.conn.Close(errors.New(why))
+		}
+	}
+}
+
+// Abort drains the engine and closes every connection at once (a second
+// TERM, or the caller gone):
 // recipients in flight are answered as their connections fail, 451 4.3.2,
 // or 451 4.4.2 where the message may already have arrived.
 func (e *Engine) Abort(why string) {

@@ -35,6 +35,7 @@ type server struct {
 	path     string // unix socket to remove at exit
 	done     bool
 	err      error
+	terms    int // SIGTERMs received: the second one cuts every connection
 }
 
 // serve runs the mailer until its LMTP side is finished, then lets the
@@ -153,7 +154,10 @@ func (s *server) finished(err error) { s.done, s.err = true, err }
 //	HUP   graceful: stop taking messages (and, with -L, sessions); answer
 //	      every pending recipient, the undelivered ones 4xx; QUIT every
 //	      connection; exit 0.
-//	TERM  semi-graceful: the same, but SMTP connections are closed at once.
+//	TERM  semi-graceful: the same, but SMTP connections are closed at once,
+//	      except those waiting for the reply to a final dot already sent:
+//	      they get it (cutting them would make possible duplicates). A
+//	      second TERM closes those too (their recipients 4.4.2).
 //	QUIT  exit 75 at once: the caller retries everything.
 //	INT   write the internal state to the log and go on.
 func (s *server) signal(now time.Time, sig os.Signal) {
@@ -161,7 +165,12 @@ func (s *server) signal(now time.Time, sig os.Signal) {
 	case syscall.SIGHUP, syscall.SIGTERM:
 		s.log.Printf("smtpfeed: %v: finishing the messages in hand", sig)
 		if sig == syscall.SIGTERM {
-			s.e.Abort("smtpfeed received SIGTERM")
+			s.terms++
+			if s.terms > 1 {
+				s.e.Abort("smtpfeed received SIGTERM twice")
+			} else {
+				s.e.Terminate("smtpfeed received SIGTERM")
+			}
 		} else {
 			s.e.Drain()
 		}

@@ -44,11 +44,12 @@ type Client struct {
 	out      output
 	expects  []expect
 	jobs     []*job
-	cur      *chunk   // the transaction whose MAIL/RCPT/DATA replies are owed
-	inflight []*chunk // every transaction not yet ended, oldest first
-	body     *chunk   // the chunk whose message is being written
-	needRset bool     // the last transaction ended without a final dot
-	quit     bool
+	cur      *chunk    // the transaction whose MAIL/RCPT/DATA replies are owed
+	inflight []*chunk  // every transaction not yet ended, oldest first
+	body     *chunk    // the chunk whose message is being written
+	needRset bool      // the last transaction ended without a final dot
+	quit     bool      // Quit was called: no new transaction starts
+	quitSent bool      // QUIT is queued: the session ends once it is written
 	since    time.Time // start of the current wait
 	results  []Result
 	err      *ConnError
@@ -96,11 +97,25 @@ func (c *Client) Add(tx *Transaction) {
 // added so far is done, and the connection can be reused or closed.
 func (c *Client) Idle() bool { return c.state() == stateIdle }
 
-// Done reports that the connection is over: failed, or QUIT written.
-func (c *Client) Done() bool { return c.closed || (c.quit && c.out.empty()) }
+// Done reports that the connection is over: failed, or QUIT written. A
+// Quit while a transaction runs is not done until that transaction's
+// replies are in and QUIT follows them.
+func (c *Client) Done() bool { return c.closed || (c.quitSent && c.out.empty()) }
 
 // Reusable reports whether another transaction may go on this connection.
 func (c *Client) Reusable() bool { return !c.closed && !c.quit }
+
+// AwaitingDot reports a final dot written whose reply has not come: the
+// message may already be delivered, so cutting the connection now would
+// leave its recipients possible duplicates.
+func (c *Client) AwaitingDot() bool {
+	for _, ch := range c.inflight {
+		if ch.dotSent {
+			return true
+		}
+	}
+	return false
+}
 
 // Err reports why the connection ended early, nil if it did not.
 func (c *Client) Err() error {
@@ -161,6 +176,7 @@ var errQuitting = fmt.Errorf("session ended before the transaction began")
 // sendQuit writes QUIT. Its reply is owed but never waited for: Done is
 // true once QUIT is written, and a reply that still arrives is dropped.
 func (c *Client) sendQuit() {
+	c.quitSent = true
 	c.out.command("QUIT")
 	c.await(stateQuit, nil, 0)
 }

@@ -483,3 +483,66 @@ func TestClientQuitWithQueuedWork(t *testing.T) {
 		t.Error("not done after QUIT was written")
 	}
 }
+
+// TestClientQuitWhileBusy: Quit while a transaction waits for its replies
+// (a drain) leaves the session open until the final dot's reply is in,
+// and only then writes QUIT: never pipelined behind the dot, with or
+// without PIPELINING (RFC 2920 §3.1), and never by closing early.
+func TestClientQuitWhileBusy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		srv  func() *fakeServer
+	}{
+		{"after HELO", func() *fakeServer {
+			s := newFakeServer()
+			s.ehlo = "502 5.5.1 command not implemented"
+			return s
+		}},
+		{"EHLO without PIPELINING", func() *fakeServer { return newFakeServer("8BITMIME") }},
+		{"PIPELINING", func() *fakeServer { return newFakeServer(pipelining...) }},
+	} {
+		for quitAt := 1; quitAt < 6; quitAt++ {
+			t.Run(fmt.Sprintf("%s/quit at write %d", tc.name, quitAt), func(t *testing.T) {
+				srv := tc.srv()
+				c := NewClient(Config{Hostname: "client.test"}, t0)
+				c.Add(tx(rcptList(2, "u%d@a.test")...))
+				c.Feed(srv.reply(srv.greeting), t0)
+				dotAnswered := false
+				for round := 0; round < 20 && !c.Done(); round++ {
+					if round == quitAt || c.Idle() {
+						c.Quit()
+					}
+					var out []byte
+					for _, seg := range c.Output() {
+						out = append(out, seg...)
+					}
+					if len(out) == 0 {
+						t.Fatalf("round %d: nothing to write and not done; results %v", round, c.Results())
+					}
+					c.Wrote(len(out), t0)
+					if c.Done() && !bytes.HasSuffix(out, []byte("QUIT\r\n")) {
+						t.Fatalf("done (the connection would close) after writing %q, with its replies owed", out)
+					}
+					if bytes.Contains(out, []byte("QUIT\r\n")) && !dotAnswered && srv.txn > 0 {
+						t.Fatalf("QUIT written before the final dot's reply: %q", out)
+					}
+					rep := srv.take(out)
+					dotAnswered = srv.txn > 0
+					c.Feed(rep, t0)
+				}
+				if !c.Done() {
+					t.Fatal("not done after the transaction ended")
+				}
+				results := c.Results()
+				if len(results) != 2 {
+					t.Fatalf("%d results for 2 recipients: %v", len(results), results)
+				}
+				for _, r := range results {
+					if r.Status != Delivered && r.Status != NextHost {
+						t.Errorf("%v: want delivered, or next-host if the transaction had not begun", r)
+					}
+				}
+			})
+		}
+	}
+}

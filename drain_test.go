@@ -1,0 +1,134 @@
+package smtpfeed
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"smtpfeed/cmd/simnet/sim"
+	"smtpfeed/proto/smtp"
+)
+
+// heldDot is a go-smtp server that holds its reply to the final dot
+// until the test lets it go: the window in which a signal or a deadline
+// finds a transaction whose message may already be delivered.
+type heldDot struct {
+	arrived chan struct{} // a message's data is in; its reply waits
+	release chan struct{} // closed: the replies go out
+	// releaseOnce closes release; the cleanup closes it otherwise.
+	releaseOnce func()
+}
+
+func (h *heldDot) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return heldSession{h}, nil }
+
+type heldSession struct{ h *heldDot }
+
+func (heldSession) Reset()                                 {}
+func (heldSession) Logout() error                          { return nil }
+func (heldSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (heldSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (s heldSession) Data(r io.Reader) error {
+	if _, err := io.ReadAll(r); err != nil {
+		return err
+	}
+	s.h.arrived <- struct{}{}
+	<-s.h.release
+	return nil
+}
+
+// startHeldDot serves a heldDot on a loopback port until the test ends.
+func startHeldDot(t *testing.T) (*heldDot, netip.AddrPort) {
+	t.Helper()
+	h := &heldDot{arrived: make(chan struct{}, 16), release: make(chan struct{})}
+	srv := gosmtp.NewServer(h)
+	srv.Domain = "held.test"
+	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(l)
+	}()
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			close(h.release)
+		}
+		srv.Close()
+		<-done
+	})
+	h.releaseOnce = func() { released = true; close(h.release) }
+	return h, l.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// TestEngineStopAfterDot: HUP (Drain) or TERM (Terminate) while a
+// transaction waits for its final dot's reply: the connection stays open
+// and its recipients get the server's verdict, not a 4xx that makes the
+// caller send the message again, and not silence until the deadline.
+func TestEngineStopAfterDot(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(e *Engine)
+	}{
+		{"HUP", func(e *Engine) { e.Drain() }},
+		{"TERM", func(e *Engine) { e.Terminate("test TERM") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, smtpAddr := startHeldDot(t)
+			dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
+			e, err := NewEngine(newLoop(t, nil), Config{
+				Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
+				SMTP:     smtp.Config{Hostname: "feed.test"},
+				Port:     smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rcpts := []string{"a@held.test", "b@held.test"}
+			answers := make([][]Outcome, len(rcpts))
+			done := false
+			e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
+				func(i int, o Outcome) { answers[i] = append(answers[i], o) }, func() { done = true })
+			arrived := func() bool {
+				select {
+				case <-h.arrived:
+					return true
+				default:
+					return false
+				}
+			}
+			stepUntil(t, e.loop, arrived, 10*time.Second)
+			tc.stop(e)
+			// A few passes with the reply still held: nobody is answered,
+			// and the connection is still there to take the reply.
+			for range 20 {
+				if err := e.loop.Step(time.Millisecond); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i, a := range answers {
+				if len(a) != 0 {
+					t.Fatalf("%s answered %v before the server replied to the dot", rcpts[i], a)
+				}
+			}
+			if e.Open() != 1 {
+				t.Fatalf("%d connections open while the dot's reply is owed, want 1", e.Open())
+			}
+			h.releaseOnce()
+			stepUntil(t, e.loop, func() bool { return done }, 10*time.Second)
+			for i, a := range answers {
+				if len(a) != 1 || a[0].Code != 250 {
+					t.Errorf("%s: %v, want one 250 (the server's verdict)", rcpts[i], a)
+				}
+			}
+			stepUntil(t, e.loop, func() bool { return e.Open() == 0 }, 10*time.Second)
+		})
+	}
+}
