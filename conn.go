@@ -128,6 +128,13 @@ func (c *Conn) Idle() bool { return c.st == connOpen && c.m.Idle() }
 // Reusable reports whether another transaction may use the connection.
 func (c *Conn) Reusable() bool { return c.st != connClosed && c.m.Reusable() }
 
+// Withdraw takes back tx's recipients no SMTP transaction carries yet;
+// they come back through Results as next-host with smtp.ErrWithdrawn.
+func (c *Conn) Withdraw(tx *smtp.Transaction, why string) {
+	c.m.Withdraw(tx, why)
+	c.progress(c.loop.Now())
+}
+
 // AwaitingDot reports a final dot sent whose reply has not come.
 func (c *Conn) AwaitingDot() bool { return c.st == connOpen && c.m.AwaitingDot() }
 

@@ -291,6 +291,10 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 		if r.is(rcptDone) {
 			continue
 		}
+		if res.Status == smtp.NextHost && errors.Is(res.Err, smtp.ErrWithdrawn) {
+			r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
+			continue
+		}
 		if res.Status != smtp.NextHost {
 			if res.Err != nil || res.PossibleDuplicate || len(res.Reply.Lines) == 0 {
 				r.finish(outcomeOf(res, relay))
@@ -327,6 +331,10 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 		}
 	}
 	r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
+	if r.j.expired {
+		r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
+		return
+	}
 	if d.carried && !r.is(rcptRetried) {
 		r.set(rcptRetried)
 		d.add(r)

@@ -1,9 +1,11 @@
 package smtpfeed
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +132,53 @@ func TestEngineStopAfterDot(t *testing.T) {
 			}
 			stepUntil(t, e.loop, func() bool { return e.Open() == 0 }, 10*time.Second)
 		})
+	}
+}
+
+// TestEngineDeadlineAfterDot: the message deadline passes while an SMTP
+// transaction waits for its final dot's reply. Its recipients get the
+// server's verdict when it comes (answering 4.4.7 first would have the
+// caller send a delivered message again); recipients no SMTP transaction
+// has begun to carry get 4.4.7 and are never sent.
+func TestEngineDeadlineAfterDot(t *testing.T) {
+	h, smtpAddr := startHeldDot(t)
+	dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
+	const deadline = 300 * time.Millisecond
+	e, err := NewEngine(newLoop(t, nil), Config{
+		Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
+		// One recipient per SMTP transaction: the first waits for its
+		// dot's reply, the second's MAIL group follows its dot
+		// (pipelined, so begun), the third waits in the client's queue.
+		SMTP: smtp.Config{Hostname: "feed.test", MaxRcpts: 1},
+		Port: smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
+		MessageTimeout: deadline,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpts := []string{"a@held.test", "b@held.test", "c@held.test"}
+	answers := make([][]Outcome, len(rcpts))
+	done := false
+	e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
+		func(i int, o Outcome) { answers[i] = append(answers[i], o) }, func() { done = true })
+	stepUntil(t, e.loop, func() bool {
+		select {
+		case <-h.arrived:
+			return true
+		default:
+			return false
+		}
+	}, 10*time.Second)
+	stepUntil(t, e.loop, func() bool { return len(answers[2]) > 0 }, 10*time.Second)
+	if len(answers[0]) != 0 {
+		t.Fatalf("%s answered %v while its dot's reply is owed", rcpts[0], answers[0])
+	}
+	h.releaseOnce()
+	stepUntil(t, e.loop, func() bool { return done }, 10*time.Second)
+	want := []string{"250", "250", "451 4.4.7"}
+	for i, a := range answers {
+		if len(a) != 1 || !strings.HasPrefix(fmt.Sprintf("%d %s", a[0].Code, a[0].Enhanced), want[i]) {
+			t.Errorf("%s: %v, want one %s", rcpts[i], a, want[i])
+		}
 	}
 }

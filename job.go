@@ -24,6 +24,7 @@ type job struct {
 	answer   func(int, Outcome)
 	done     func()
 	deadline *reactor.Timer
+	expired  bool // the deadline passed: nothing of it starts any more
 	started  time.Time
 	first    time.Duration // time to the first delivery; 0 until then
 	last     time.Duration // time to the last delivery
@@ -141,10 +142,26 @@ func (j *job) resolved(d *rcptDomain, res MXResult) {
 	}
 }
 
+// expire is the message deadline: recipients not on a connection are
+// answered 4.4.7 and never sent; those a connection holds but no SMTP
+// transaction has begun to carry are withdrawn, and answered the same
+// when they come back (dest.results). An SMTP transaction already begun
+// runs to its verdict, bounded by the SMTP timeouts: answering 4.4.7
+// while it may still deliver would have the caller send it again.
 func (j *job) expire(now time.Time) {
-	why := j.e.cfg.MessageTimeout.String()
+	j.expired = true
+	o := outcomeDeadline(j.e.cfg.MessageTimeout.String())
 	for i := range j.rcpts {
-		j.rcpts[i].finish(outcomeDeadline(why))
+		if r := &j.rcpts[i]; !r.is(rcptInConn) {
+			r.finish(o)
+		}
+	}
+	for _, d := range j.e.dests {
+		for _, b := range d.inflight {
+			if b.j == j && d.conn != nil {
+				d.conn.Withdraw(&b.tx, "the message deadline passed")
+			}
+		}
 	}
 }
 

@@ -158,6 +158,10 @@ func (r *rcpt) route() {
 		r.finish(outcomeShutdown())
 		return
 	}
+	if r.j.expired {
+		r.finish(outcomeDeadline(e.cfg.MessageTimeout.String()))
+		return
+	}
 	for mx := r.dom.mx; int(r.pos) < len(mx); {
 		h := mx[r.pos]
 		if int(r.apos) >= len(h.Addrs) {

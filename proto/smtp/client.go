@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -104,6 +105,37 @@ func (c *Client) Done() bool { return c.closed || (c.quitSent && c.out.empty()) 
 
 // Reusable reports whether another transaction may go on this connection.
 func (c *Client) Reusable() bool { return !c.closed && !c.quit }
+
+// ErrWithdrawn is the Err of the recipients Withdraw hands back.
+var ErrWithdrawn = errors.New("withdrawn before its SMTP transaction began")
+
+// Withdraw takes back the recipients of tx that no SMTP transaction has
+// begun to carry: they come back as NextHost results with ErrWithdrawn
+// (and so do any the server later refuses as too many). The SMTP
+// transactions of tx already begun run to their verdict: cutting one
+// after its final dot could only make a possible duplicate. The session
+// itself goes on for the other transactions.
+func (c *Client) Withdraw(tx *Transaction, why string) {
+	if tx.withdrawn != nil {
+		return
+	}
+	tx.withdrawn = &ConnError{Doing: why, Err: ErrWithdrawn}
+	for k, j := range c.jobs {
+		if j.tx != tx {
+			continue
+		}
+		c.handBack(tx, j.pending)
+		c.jobs = append(c.jobs[:k:k], c.jobs[k+1:]...)
+		return
+	}
+}
+
+// handBack returns recipients of a withdrawn transaction.
+func (c *Client) handBack(tx *Transaction, rcpts []int) {
+	for _, r := range rcpts {
+		c.results = append(c.results, Result{Tx: tx, Rcpt: r, Status: NextHost, Err: tx.withdrawn})
+	}
+}
 
 // AwaitingDot reports a final dot written whose reply has not come: the
 // message may already be delivered, so cutting the connection now would

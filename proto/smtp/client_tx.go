@@ -143,6 +143,11 @@ func (c *Client) requeueCarry(ch *chunk) {
 		return
 	}
 	c.limit = max(1, min(c.limit, len(ch.accepted)))
+	if ch.tx.withdrawn != nil {
+		c.handBack(ch.tx, ch.carry)
+		ch.carry = nil
+		return
+	}
 	for _, j := range c.jobs {
 		if j.tx == ch.tx {
 			j.pending = append(ch.carry, j.pending...)

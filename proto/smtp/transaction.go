@@ -13,6 +13,9 @@ type Transaction struct {
 	SMTPUTF8 bool
 	Ret      string // DSN RET=FULL|HDRS, "" for none (RFC 3461)
 	EnvID    string // DSN ENVID, already xtext-encoded
+	// withdrawn: Withdraw was called; no new SMTP transaction of it
+	// starts, and what would have gone in one is handed back.
+	withdrawn *ConnError
 }
 
 // Recipient is one forward path with its DSN parameters, if any. The
