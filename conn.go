@@ -15,6 +15,12 @@ import (
 // after which the reachability cache remembers it.
 const DefaultConnectTimeout = 75 * time.Second
 
+// DefaultConnLifetime bounds one connection's whole life, however
+// busy: a server that answers each command just before its timeout
+// would otherwise hold a connection slot for hours. Half an hour is many
+// transactions for any live server.
+const DefaultConnLifetime = 30 * time.Minute
+
 // readBufferSize bounds one read: a pipelined group's replies for 100
 // recipients are a few kilobytes.
 const readBufferSize = 16 << 10
@@ -44,6 +50,7 @@ func (s connState) String() string {
 type ConnConfig struct {
 	SMTP           smtp.Config
 	ConnectTimeout time.Duration // 0: DefaultConnectTimeout
+	Lifetime       time.Duration // 0: DefaultConnLifetime
 	Source         netip.Addr    // local address to connect from; invalid: any
 	// ReadBuf, when set, is the buffer reads land in, shared by every
 	// connection of the loop: the machine copies what it keeps, so one
@@ -79,9 +86,13 @@ type Conn struct {
 	st    connState
 	m     *smtp.Client
 	timer *reactor.Timer
-	h     ConnHandlers
-	cfg   ConnConfig
-	buf   []byte
+	life  *reactor.Timer // the end of the connection's lifetime
+	// ending: the lifetime is over and the connection closes as soon as
+	// no final dot's reply is owed.
+	ending bool
+	h      ConnHandlers
+	cfg    ConnConfig
+	buf    []byte
 }
 
 // DialSMTP starts connecting to addr. Transactions may be added at once;
@@ -89,6 +100,9 @@ type Conn struct {
 func DialSMTP(loop *reactor.Loop, host string, addr netip.AddrPort, cfg ConnConfig, h ConnHandlers) (*Conn, error) {
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = DefaultConnLifetime
 	}
 	fd, err := reactor.DialTCP(addr, cfg.Source)
 	if err != nil {
@@ -101,6 +115,7 @@ func DialSMTP(loop *reactor.Loop, host string, addr netip.AddrPort, cfg ConnConf
 		return nil, fmt.Errorf("%s[%s]: %w", host, addr.Addr(), err)
 	}
 	c.timer = loop.AddTimer(now.Add(cfg.ConnectTimeout), c.expired)
+	c.life = loop.AddTimer(now.Add(cfg.Lifetime), c.lifeOver)
 	return c, nil
 }
 
@@ -198,6 +213,9 @@ func (c *Conn) progress(now time.Time) {
 	if c.st == connOpen && !c.m.Done() {
 		c.flush(now)
 	}
+	if c.ending && c.st != connClosed && !c.m.Done() && !c.m.AwaitingDot() {
+		c.m.Lost(fmt.Errorf("%s: %w", c, errLifetime))
+	}
 	if rs := c.m.Results(); len(rs) > 0 && c.h.Results != nil {
 		c.h.Results(c, rs)
 	}
@@ -263,9 +281,26 @@ func (c *Conn) expired(now time.Time) {
 
 var errConnectTimeout = errors.New("connection timed out")
 
+// errLifetime ends a connection that outlived Lifetime.
+var errLifetime = errors.New("connection lifetime exceeded")
+
+// lifeOver ends the connection's life: no new transaction starts (those
+// queued go back, as at Quit); one whose final dot is out gets its reply,
+// within the dot timeout, since cutting it could make a duplicate; any
+// other is cut, its recipients handed back to go elsewhere.
+func (c *Conn) lifeOver(now time.Time) {
+	if c.st == connClosed {
+		return
+	}
+	c.ending = true
+	c.m.Quit()
+	c.progress(now)
+}
+
 func (c *Conn) close(err error) {
 	c.st = connClosed
 	c.loop.StopTimer(c.timer)
+	c.loop.StopTimer(c.life)
 	c.loop.Close(c.fd)
 	c.buf = nil
 	if c.h.Closed != nil {

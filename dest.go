@@ -113,7 +113,8 @@ func (d *dest) start() {
 		return // started again when a slot frees
 	}
 	e := d.e
-	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Source: e.cfg.Source, ReadBuf: e.readBuf}
+	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Lifetime: e.cfg.ConnLifetime,
+		Source: e.cfg.Source, ReadBuf: e.readBuf}
 	c, err := DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
 		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed})
 	if err != nil {

@@ -40,9 +40,10 @@ type Config struct {
 	Resolver       ResolverConfig
 	SMTP           smtp.Config // HELO name, recipients per transaction (R), timeouts
 	ConnectTimeout time.Duration
-	Source         netip.Addr // local address of SMTP connections (-o)
-	Port           uint16     // destination SMTP port; 0 means 25
-	MaxConns       int        // connections at once (-n); 0: sized from the descriptor limit
+	ConnLifetime   time.Duration // see DefaultConnLifetime
+	Source         netip.Addr    // local address of SMTP connections (-o)
+	Port           uint16        // destination SMTP port; 0 means 25
+	MaxConns       int           // connections at once (-n); 0: sized from the descriptor limit
 	// Apart keeps domains in transactions of their own (-2); by default
 	// recipients of domains whose current MX is the same host share them.
 	Apart bool

@@ -24,13 +24,14 @@ const Version = "0.1.0"
 
 // timeoutNames are the names -t knows, with what each bounds.
 var timeoutNames = map[string]string{
-	"dns":     "one MX lookup from start to result (75s)",
-	"connect": "a TCP connect (75s)",
-	"message": "one message from DATA to its last answer (50m)",
-	"grace":   "how long a host waits for lookups still running (100ms)",
-	"lmtp":    "with -L: how long a caller may stay silent while nothing is owed to it (10m)",
-	"idle":    "how long an idle connection is kept for later messages (10s)",
-	"down":    "how long an unreachable address is skipped (10m)",
+	"dns":        "one MX lookup from start to result (75s)",
+	"connect":    "a TCP connect (75s)",
+	"connection": "one SMTP connection's whole life, however busy (30m)",
+	"message":    "one message from DATA to its last answer (50m)",
+	"grace":      "how long a host waits for lookups still running (100ms)",
+	"lmtp":       "with -L: how long a caller may stay silent while nothing is owed to it (10m)",
+	"idle":       "how long an idle connection is kept for later messages (10s)",
+	"down":       "how long an unreachable address is skipped (10m)",
 }
 
 func init() {
@@ -328,6 +329,7 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 		Resolver:       res,
 		SMTP:           smtp.Config{Hostname: o.heloName(), MaxRcpts: o.rcptMax},
 		ConnectTimeout: o.timeouts["connect"],
+		ConnLifetime:   o.timeouts["connection"],
 		Port:           uint16(o.port),
 		MaxConns:       o.conns,
 		Apart:          o.apart,
