@@ -19,7 +19,7 @@ import (
 
 // lmtpPair serves LMTP on one end of a socketpair and returns the other
 // end as a net.Conn for the caller.
-func lmtpPair(t *testing.T, r *engineRun, opt LMTPOptions) (net.Conn, *LMTPConn, *error, *bool) {
+func lmtpPair(t *testing.T, e *Engine, opt LMTPOptions) (net.Conn, *LMTPConn, *error, *bool) {
 	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
@@ -37,7 +37,7 @@ func lmtpPair(t *testing.T, r *engineRun, opt LMTPOptions) (net.Conn, *LMTPConn,
 	t.Cleanup(func() { caller.Close(); unix.Close(fds[0]) })
 	var endErr error
 	var ended bool
-	c, err := ServeLMTP(r.e.loop, r.e, fds[0], fds[0], opt, func(err error) { endErr, ended = err, true })
+	c, err := ServeLMTP(e.loop, e, fds[0], fds[0], opt, func(err error) { endErr, ended = err, true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestLMTPGoSMTPCaller(t *testing.T) {
 	cfg.Domains, cfg.Hosts = 300, 40
 	s := startWorld(t, cfg)
 	r := newEngineRun(t, s, nil)
-	caller, _, endErr, ended := lmtpPair(t, r, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}})
+	caller, _, endErr, ended := lmtpPair(t, r.e, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}})
 	rcpts := s.World.Addresses()
 
 	type outcome struct {
@@ -133,7 +133,7 @@ func TestLMTPGoSMTPCaller(t *testing.T) {
 func TestLMTPRawSession(t *testing.T) {
 	s := startWorld(t, sim.Config{Seed: 2, Domains: 3, Hosts: 2, Users: 1})
 	r := newEngineRun(t, s, nil)
-	caller, c, endErr, ended := lmtpPair(t, r, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}})
+	caller, c, endErr, ended := lmtpPair(t, r.e, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}})
 	a := s.World.Addresses()
 	script := "LHLO mta.test\r\nFOO bar\r\nMAIL FROM:<" + sim.ListSender + ">\r\nRCPT TO:<no-at-sign>\r\n" +
 		"RCPT TO:<" + a[0] + ">\r\nRCPT TO:<" + a[1] + ">\r\nRCPT TO:<user@no-such-domain.test>\r\nDATA\r\n" +

@@ -103,6 +103,9 @@ var lmtpSessionSeeds = []string{
 	"LHLO c\r\nMAIL FROM:<s@b>\r\nRCPT TO:<a@b>\r\nRCPT TO:<b@b>\r\nRCPT TO:<c@b>\r\nRCPT TO:<d@b>\r\nRCPT TO:<e@b>\r\nDATA\r\n..\r\n.\r\n",
 	"LHLO c\r\n" + strings.Repeat("x", 600) + "\nNOOP\r\n",
 	"LHLO c\r\nMAIL FROM:<s@b>\r\nRCPT TO:<a@b>\r\nDATA\r\npartial",
+	// LF-only callers (a mailer definition without E=\r\n), and a mix.
+	"LHLO c\nMAIL FROM:<s@b>\nRCPT TO:<a@b>\nRCPT TO:<b@b>\nDATA\nS: x\n\n..a\n...\n.\nMAIL FROM:<>\nRCPT TO:<e@f>\nDATA\n.\nQUIT\n",
+	"LHLO c\nMAIL FROM:<s@b>\nRCPT TO:<a@b>\nDATA\na\r.\n..\r\n.\nQUIT\n",
 }
 
 // goldenSessions reads the caller's side of proto/lmtp's golden

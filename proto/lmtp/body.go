@@ -6,17 +6,21 @@ import "bytes"
 type dotState uint8
 
 const (
-	dotBOL   dotState = iota // at a line's start: the first byte, or after CRLF
+	dotBOL   dotState = iota // at a line's start: the first byte, or after LF
 	dotDot                   // a '.' began the line: stuffing, or the end
 	dotDotCR                 // ".\r" began the line: the end if LF follows
 	dotText                  // within a line
 	dotCR                    // after a CR within a line: LF ends the line
 )
 
-// body reads message data up to CRLF "." CRLF (RFC 5321 §4.1.1.4),
-// un-dot-stuffing it (§4.5.2). Only CRLF ends a line: a bare LF or CR is
-// content, so "\n.\n" neither ends the message nor is unstuffed. Past max
-// octets it keeps reading to the end but stops keeping the data.
+// body reads message data up to "." alone on a line (RFC 5321 §4.1.1.4),
+// un-dot-stuffing it (§4.5.2). A line ends at LF, with or without a CR
+// before it: the caller is the local MTA, which ends lines and stuffs
+// dots at the same place whether its mailer definition sends CRLF or LF,
+// so "\n.\n" ends the data and "\n..x" is unstuffed. A bare CR is content,
+// never a line end. Line ends are kept as they came: the SMTP side makes
+// every one a CRLF. Past max octets it keeps reading to the end but stops
+// keeping the data.
 type body struct {
 	st   dotState
 	data []byte
@@ -28,20 +32,15 @@ type body struct {
 func (b *body) over() bool { return b.size > b.max }
 
 // feed reads p and returns how much of it was data, the final dot
-// included, and whether the final dot was seen.
+// included, and whether the final dot was seen. It is the transition
+// function of dotState: the same result whether p comes whole or a byte
+// at a time.
 func (b *body) feed(p []byte) (n int, end bool) {
 	for n < len(p) {
 		c := p[n]
 		switch b.st {
 		case dotText:
-			i := bytes.IndexByte(p[n:], '\r')
-			if i < 0 {
-				b.add(p[n:])
-				return len(p), false
-			}
-			b.add(p[n : n+i+1])
-			n += i + 1
-			b.st = dotCR
+			n += b.text(p[n:])
 			continue
 		case dotBOL:
 			switch c {
@@ -50,15 +49,20 @@ func (b *body) feed(p []byte) (n int, end bool) {
 			case '\r':
 				b.add(p[n : n+1])
 				b.st = dotCR
+			case '\n':
+				b.add(p[n : n+1]) // an empty line
 			default:
 				b.st = dotText
 				continue
 			}
 		case dotDot:
-			if c == '\r' {
+			switch c {
+			case '\r':
 				b.st = dotDotCR
-			} else {
-				b.st = dotText
+			case '\n':
+				return n + 1, true
+			default:
+				b.st = dotText // the dot was stuffing
 				continue
 			}
 		case dotDotCR:
@@ -82,6 +86,31 @@ func (b *body) feed(p []byte) (n int, end bool) {
 		n++
 	}
 	return n, false
+}
+
+// text takes content within a line up to and including its LF, or up to
+// a bare CR, or all of p; it returns how much it took and sets the state
+// for what follows.
+func (b *body) text(p []byte) int {
+	end := bytes.IndexByte(p, '\n')
+	seg := p
+	if end >= 0 {
+		seg = p[:end]
+	}
+	if cr := bytes.IndexByte(seg, '\r'); cr >= 0 && cr != end-1 {
+		// A CR not right before the LF: what follows it decides.
+		b.add(p[:cr+1])
+		b.st = dotCR
+		return cr + 1
+	}
+	if end < 0 {
+		b.add(p)
+		b.st = dotText
+		return len(p)
+	}
+	b.add(p[:end+1])
+	b.st = dotBOL
+	return end + 1
 }
 
 func (b *body) add(p []byte) {

@@ -45,10 +45,16 @@
 // 5.6.7 where the next hop lacks it. A non-ASCII address in a transaction
 // whose MAIL lacked SMTPUTF8 is refused here with the same 553 5.6.7.
 //
-// # Input leniency
+// # Line ends
 //
-// A command line may end in a bare LF; a bare CR is never a line end. In
-// message data only CRLF "." CRLF ends the message: a bare LF is content,
-// so "\n.\n" cannot smuggle a second message past us (or past the next
-// hop). Dot-unstuffing applies to lines that begin after a CRLF.
+// A line ends at LF, with or without a CR before it, in commands and in
+// message data alike: "\n.\n" ends the data and a line after a bare LF
+// that begins ".." is unstuffed. The caller is the local MTA, which ends
+// lines and stuffs dots at the same places whether its mailer definition
+// sends CRLF or LF (sendmail without E=\r\n sends LF), so taking only
+// CRLF would hang on such a caller and deliver its stuffing. A bare CR is
+// never a line end: it is content. Data keeps its line ends as they came;
+// the SMTP side sends every line end as CRLF and dot-stuffs again, so no
+// bare CR or LF reaches a server as a line end. Replies always end in
+// CRLF.
 package lmtp

@@ -225,11 +225,19 @@ var scripts = []script{
 			"20 octets, exactly\r\n.\r\nQUIT\r\n",
 	},
 	{
-		name: "bare-lf-in-data",
-		in: "LHLO c.test\r\nMAIL FROM:<s@b.test>\r\nRCPT TO:<a@b.test>\r\nDATA\r\n" +
-			"one\n.\nMAIL FROM:<evil@b.test>\n" +
-			"two\r\n.\nthree\r.\rfour\n.\r\n" +
-			".\r\nQUIT\r\n",
+		// A mailer definition without E=\r\n: LF ends every line, the
+		// stuffing and the data too; the replies still end in CRLF.
+		name: "lf-only-session",
+		in: "LHLO c.test\nMAIL FROM:<s@b.test>\nRCPT TO:<a@b.test>\nRCPT TO:<b@b.test>\nDATA\n" +
+			"Subject: lf\n\n..stuffed\nbody\n.\nQUIT\n",
+	},
+	{
+		// LF with or without CR ends a line; a bare CR never does.
+		name: "mixed-line-ends",
+		in: "LHLO c.test\r\nMAIL FROM:<s@b.test>\r\nRCPT TO:<a@b.test>\nDATA\r\n" +
+			"one\n..two\r\nthree\r.\rfour\n.\r\n" +
+			"MAIL FROM:<t@b.test>\nRCPT TO:<a@b.test>\r\nDATA\n" +
+			"five\r\n.\nQUIT\r\n",
 	},
 	{
 		name: "dot-unstuffing",
