@@ -93,7 +93,8 @@ type Stats struct {
 	Queries        int // distinct questions sent (once each, retries not counted)
 	UDPSent        int // UDP datagrams sent, retransmissions included
 	TCPSent        int // queries sent over TCP
-	Mismatched     int // replies dropped for a wrong ID, question or garbage
+	Mismatched     int // replies dropped for a wrong ID or question, or not a response
+	Malformed      int // responses with the query's ID that did not parse
 	CacheHits      int // questions answered from the cache
 	Joined         int // questions that joined one already in flight
 	Timeouts       int // questions no server answered in time

@@ -22,7 +22,12 @@ type zone struct {
 	refused  map[string]bool
 	truncate map[string]bool // UDP answers carry TC and nothing else
 	silent   map[string]bool
-	extra    map[string][]dns.RR // additional records added to answers for a name
+	// garbled names are answered with the query's ID and a record that
+	// does not parse (a compression pointer to itself); all of them when
+	// garbleAll.
+	garbled   map[string]bool
+	garbleAll bool
+	extra     map[string][]dns.RR // additional records added to answers for a name
 	// before, when set, may write extra datagrams (forgeries) before the
 	// real answer; it runs on the server's goroutine.
 	before func(w dns.ResponseWriter, q *dns.Msg)
@@ -36,7 +41,7 @@ type zone struct {
 }
 
 func newZone(t testing.TB, records ...string) *zone {
-	z := &zone{servfail: map[string]bool{}, refused: map[string]bool{}, truncate: map[string]bool{}, silent: map[string]bool{}, extra: map[string][]dns.RR{}, counts: map[string]int{}}
+	z := &zone{servfail: map[string]bool{}, refused: map[string]bool{}, truncate: map[string]bool{}, silent: map[string]bool{}, garbled: map[string]bool{}, extra: map[string][]dns.RR{}, counts: map[string]int{}}
 	for _, s := range records {
 		r, err := dns.NewRR(s)
 		if err != nil {
@@ -81,6 +86,10 @@ func (z *zone) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(q)
 	m.Authoritative = true
+	if z.garbled[name] || z.garbleAll {
+		w.Write(garble(m))
+		return
+	}
 	switch {
 	case z.servfail[name]:
 		m.Rcode = dns.RcodeServerFailure
@@ -239,4 +248,17 @@ func addrsOf(h MailHost) []string {
 		out = append(out, a.Addr.String()+"/"+a.From.String())
 	}
 	return out
+}
+
+// garble packs m's header and question with an answer count of one and,
+// for that answer, an owner name that is a compression pointer to itself:
+// a response with the right ID that no parser may accept.
+func garble(m *dns.Msg) []byte {
+	b, err := m.Pack()
+	if err != nil {
+		panic(err)
+	}
+	b[6], b[7] = 0, 1 // ANCOUNT
+	off := len(b)
+	return append(b, 0xc0|byte(off>>8), byte(off), 0, 15, 0, 1, 0, 0, 0, 60, 0, 0)
 }

@@ -68,6 +68,7 @@ type query struct {
 	lastErr  string
 	base     int32 // first server (rotate)
 	tries    int32 // UDP tries sent
+	broken   int32 // answers that did not parse (malformed)
 	state    qstate
 }
 
@@ -216,6 +217,10 @@ func (qq *query) onUDP(now time.Time, u *udpSocket, id uint16, pkt []byte) {
 		return
 	}
 	ans, err := resolv.Parse(pkt, t.id, qq.q)
+	if errors.Is(err, resolv.ErrMalformed) {
+		qq.malformed(now, t.srv, err, false)
+		return
+	}
 	if err != nil {
 		r.stats.Mismatched++
 		return
@@ -253,6 +258,30 @@ func (qq *query) refused(now time.Time, idx int, why string) {
 	if len(qq.open) == 0 && !qq.allFailed() {
 		qq.sendUDP(now)
 	}
+}
+
+// malformed acts on an answer from server idx that carries the query's
+// ID but does not parse: that server is broken for this question, as if
+// it had said SERVFAIL. Another server is asked at once; with none left,
+// the question is asked once more (a datagram mangled on its way), and
+// a second broken answer fails the lookup at once (451 4.4.3) rather
+// than at the end of its timeout.
+func (qq *query) malformed(now time.Time, idx int, err error, overTCP bool) {
+	r := qq.r
+	r.stats.Malformed++
+	qq.lastErr = fmt.Sprintf("%v sent an answer for %s that does not parse: %v", r.servers[idx].addr, qq.q, err)
+	qq.markFailed(idx)
+	qq.broken++
+	if qq.allFailed() && qq.broken > 1 {
+		qq.finish(now, reply{neg: cache.Failure, why: qq.lastErr}, true)
+		return
+	}
+	if overTCP {
+		qq.closeTCP()
+		qq.startTCP(now, qq.nextServer(now))
+		return
+	}
+	qq.sendUDP(now)
 }
 
 // answered acts on a matching reply from server idx.
@@ -426,6 +455,10 @@ func (qq *query) stepTCP(now time.Time, t *tcpTry, ev reactor.Events) error {
 		return nil
 	}
 	ans, err := resolv.Parse(t.in[2:2+t.want], t.id, qq.q)
+	if errors.Is(err, resolv.ErrMalformed) {
+		qq.malformed(now, t.srv, err, true)
+		return nil
+	}
 	if err != nil {
 		r.stats.Mismatched++
 		return err

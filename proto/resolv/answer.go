@@ -70,12 +70,20 @@ type Answer struct {
 }
 
 // ErrMismatch is a reply that does not answer the query: another ID,
-// another question, not a response, or bytes that do not parse. The
-// caller drops it and keeps waiting for the real answer.
+// another question, or not a response. The caller drops it and keeps
+// waiting for the real answer.
 var ErrMismatch = errors.New("reply does not answer the query")
 
-// Parse reads a reply to the query with id and q. Any error wraps
-// ErrMismatch: a forged or garbled datagram must not end a query.
+// ErrMalformed is a response with the query's ID whose records do not
+// parse (a compression loop, records cut short without TC). It came
+// from the server asked (the resolver's sockets are connected), which is
+// then broken for this question: waiting for another answer from it
+// would cost the whole lookup timeout.
+var ErrMalformed = errors.New("response does not parse")
+
+// Parse reads a reply to the query with id and q. An error wraps
+// ErrMismatch (drop it: a forged or stray datagram must not end a query)
+// or ErrMalformed (the server's answer is broken).
 func Parse(b []byte, id uint16, q Question) (Answer, error) {
 	if len(b) > MaxMessage {
 		return Answer{}, fmt.Errorf("%w: %d bytes is more than a DNS message can be", ErrMismatch, len(b))
@@ -88,7 +96,10 @@ func Parse(b []byte, id uint16, q Question) (Answer, error) {
 		// A truncated UDP reply may be cut mid-record; the header alone
 		// still says what to do.
 		if !m.Truncated || len(m.Question) != 1 {
-			return Answer{}, fmt.Errorf("%w: %v", ErrMismatch, err)
+			if b[2]&0x80 == 0 { // QR clear: not even a response
+				return Answer{}, fmt.Errorf("%w: %v", ErrMismatch, err)
+			}
+			return Answer{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 		}
 	}
 	if !m.Response || m.Opcode != dns.OpcodeQuery || len(m.Question) != 1 {

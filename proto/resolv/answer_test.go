@@ -1,6 +1,7 @@
 package resolv
 
 import (
+	"errors"
 	"slices"
 	"testing"
 
@@ -183,5 +184,43 @@ func TestPack(t *testing.T) {
 	}
 	if _, err := Pack(1, Question{Name: "a..b.", Type: dns.TypeA}); err == nil {
 		t.Errorf("Pack(a..b.) = nil error, want one")
+	}
+}
+
+// TestParseMalformed: a response with the query's ID whose records do not
+// parse is ErrMalformed (the server asked is broken); a datagram that is
+// not even a response, or has another ID, stays ErrMismatch.
+func TestParseMalformed(t *testing.T) {
+	q := Question{Name: "d.test.", Type: dns.TypeMX}
+	m := new(dns.Msg)
+	m.SetQuestion(q.Name, q.Type)
+	m.Id = 7
+	m.Response = true
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[6], b[7] = 0, 1 // one answer: a name that points at itself
+	loop := append(append([]byte(nil), b...), 0xc0|byte(len(b)>>8), byte(len(b)), 0, 15, 0, 1, 0, 0, 0, 60, 0, 0)
+	// An MX record whose data is cut short of its announced length.
+	cut := append(append([]byte(nil), b...), 0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 10, 0, 5)
+	notResponse := append([]byte(nil), loop...)
+	notResponse[2] &^= 0x80
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		id   uint16
+		want error
+	}{
+		{"compression loop", loop, 7, ErrMalformed},
+		{"records cut short", cut, 7, ErrMalformed},
+		{"not a response", notResponse, 7, ErrMismatch},
+		{"another ID", loop, 8, ErrMismatch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Parse(tc.msg, tc.id, q); !errors.Is(err, tc.want) {
+				t.Fatalf("Parse = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

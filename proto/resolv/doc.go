@@ -6,7 +6,9 @@
 // Invariants:
 //   - An answer counts only when its ID, question name (case
 //     insensitive), type and class match the query it claims to answer;
-//     anything else is ErrMismatch and the caller keeps waiting. (The
+//     anything else is ErrMismatch and the caller keeps waiting, except a
+//     response with the query's ID whose records do not parse:
+//     ErrMalformed, a broken server the caller stops waiting for. (The
 //     source address is the socket's business: the resolver's sockets are
 //     connected, so the kernel drops datagrams from anyone else.)
 //   - Nothing is preallocated from a count a peer controls, and input is
