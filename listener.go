@@ -2,6 +2,7 @@ package smtpfeed
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 
 	"smtpfeed/reactor"
@@ -37,6 +38,51 @@ type LMTPListener struct {
 	// accept; failing says the failure was logged, until an accept works.
 	backoff *reactor.Timer
 	failing bool
+	// allow, when set, is the networks whose peers may use a TCP
+	// listener; anyone else is refused at once. refusedFrom remembers the
+	// peers already logged, so a scanner costs one line.
+	allow       []netip.Prefix
+	refusedFrom map[netip.Addr]bool
+}
+
+// maxRefusedLogged bounds the peers remembered as logged: past it a
+// flood of strangers is not worth a map entry each.
+const maxRefusedLogged = 1024
+
+// AllowPeers makes a TCP listener accept only peers in nets: a listener
+// anyone can reach would relay mail for them.
+func (l *LMTPListener) AllowPeers(nets []netip.Prefix) { l.allow = nets }
+
+// allowed reports whether the peer on fd may use the listener.
+func (l *LMTPListener) allowed(fd int) (netip.Addr, bool) {
+	if l.allow == nil {
+		return netip.Addr{}, true
+	}
+	peer, ok := reactor.PeerAddr(fd)
+	if !ok {
+		return peer, false
+	}
+	for _, p := range l.allow {
+		if p.Contains(peer) {
+			return peer, true
+		}
+	}
+	return peer, false
+}
+
+// refuse tells a peer outside the allowed networks why (best effort,
+// the socket is new and its buffer empty) and closes it.
+func (l *LMTPListener) refuse(fd int, peer netip.Addr) {
+	reactor.Write(fd, []byte("421 4.7.1 "+peer.String()+" may not use this LMTP listener\r\n"))
+	l.loop.Close(fd)
+	if l.refusedFrom[peer] || len(l.refusedFrom) >= maxRefusedLogged {
+		return
+	}
+	if l.refusedFrom == nil {
+		l.refusedFrom = make(map[netip.Addr]bool)
+	}
+	l.refusedFrom[peer] = true
+	l.e.cfg.Log.Notice(fmt.Sprintf("lmtp listener: refused %s: not in the networks allowed (-lmtp-allow)", peer))
 }
 
 // ListenLMTP serves LMTP on the listening socket fd, at most max sessions
@@ -95,6 +141,10 @@ func (l *LMTPListener) ready(now time.Time, _ reactor.Events) {
 		if l.failing {
 			l.failing = false
 			l.e.cfg.Log.Notice("lmtp listener: accepting again")
+		}
+		if peer, ok := l.allowed(cfd); !ok {
+			l.refuse(cfd, peer)
+			continue
 		}
 		l.accepted++
 		var c *LMTPConn

@@ -36,6 +36,11 @@ type LMTPConn struct {
 	draining    bool
 	idle        time.Duration
 	idleTimer   *reactor.Timer
+	// The phase the caller is in (lmtp.Phase), since when, and the timer
+	// that bounds it (opt.CommandTime, opt.DataTime).
+	opt        LMTPOptions
+	phase      lmtp.Phase
+	phaseTimer *reactor.Timer
 }
 
 // LMTPOptions are what an LMTP session needs besides the engine.
@@ -49,6 +54,11 @@ type LMTPOptions struct {
 	// nothing is owed to it (0: never), so a stuck caller costs only
 	// itself.
 	Idle time.Duration
+	// CommandTime bounds one command line from its first byte to its
+	// line end, and DataTime the message data from the 354 to the final
+	// dot (0: no bound): unlike Idle, a caller that sends a byte now and
+	// then does not restart them.
+	CommandTime, DataTime time.Duration
 }
 
 // ServeLMTP starts an LMTP session on the descriptors in and out (the
@@ -57,7 +67,7 @@ type LMTPOptions struct {
 // what ended it (the caller vanished).
 func ServeLMTP(loop *reactor.Loop, e *Engine, in, out int, opt LMTPOptions, done func(error)) (*LMTPConn, error) {
 	c := &LMTPConn{e: e, loop: loop, in: in, out: out, s: lmtp.NewSession(opt.Session),
-		buf: make([]byte, lmtpReadSize), done: done, resolveOnly: opt.ResolveOnly, idle: opt.Idle}
+		buf: make([]byte, lmtpReadSize), done: done, resolveOnly: opt.ResolveOnly, idle: opt.Idle, opt: opt}
 	if in == out {
 		if err := loop.Register(in, reactor.Readable|reactor.Writable, c.ready); err != nil {
 			return nil, fmt.Errorf("lmtp: %w", err)
@@ -101,6 +111,7 @@ func (c *LMTPConn) read() {
 	if n > 0 {
 		c.s.Feed(c.buf[:n])
 		c.touch()
+		c.watchPhase()
 	}
 	switch {
 	case errors.Is(err, io.EOF):
@@ -148,6 +159,55 @@ func (c *LMTPConn) progress() {
 func (c *LMTPConn) Drain() {
 	c.draining = true
 	c.progress()
+}
+
+// watchPhase starts the bound of the phase the caller entered, if it
+// entered one; staying in a phase leaves its timer alone.
+func (c *LMTPConn) watchPhase() {
+	ph := c.s.Phase()
+	if ph == c.phase {
+		return
+	}
+	c.phase = ph
+	var limit time.Duration
+	switch ph {
+	case lmtp.PhaseCommand:
+		limit = c.opt.CommandTime
+	case lmtp.PhaseData:
+		limit = c.opt.DataTime
+	}
+	if limit <= 0 {
+		if c.phaseTimer != nil {
+			c.loop.StopTimer(c.phaseTimer)
+		}
+		return
+	}
+	when := c.loop.Now().Add(limit)
+	if c.phaseTimer == nil {
+		c.phaseTimer = c.loop.AddTimer(when, c.phaseExpired)
+		return
+	}
+	c.loop.ResetTimer(c.phaseTimer, when)
+}
+
+// phaseExpired ends a session whose caller took too long over one
+// command or one message's data: 421, and nothing of an unfinished
+// message is delivered (the caller sends it again).
+func (c *LMTPConn) phaseExpired(time.Time) {
+	if c.ended {
+		return
+	}
+	if c.s.Phase() != c.phase || c.phase == lmtp.PhaseNone {
+		c.watchPhase() // it moved on in a pass that read nothing
+		return
+	}
+	what, limit := "a command", c.opt.CommandTime
+	if c.phase == lmtp.PhaseData {
+		what, limit = "the message data", c.opt.DataTime
+	}
+	why := fmt.Sprintf("caller took more than %v over %s", limit, what)
+	reactor.Write(c.out, []byte("421 4.4.2 "+why+"\r\n"))
+	c.end(fmt.Errorf("lmtp: %s", why))
 }
 
 // touch restarts the idle clock.
@@ -235,6 +295,9 @@ func (c *LMTPConn) end(err error) {
 	}
 	if c.idleTimer != nil {
 		c.loop.StopTimer(c.idleTimer)
+	}
+	if c.phaseTimer != nil {
+		c.loop.StopTimer(c.phaseTimer)
 	}
 	c.loop.Remove(c.in)
 	if c.out != c.in {

@@ -34,9 +34,11 @@ func ListenTCP(addr netip.AddrPort) (int, error) {
 	return fd, nil
 }
 
-// ListenUnix makes a non-blocking listening unix socket at path. A stale
-// socket file left by an earlier run is replaced; any other file is not.
-func ListenUnix(path string) (int, error) {
+// ListenUnix makes a non-blocking listening unix socket at path with the
+// permission bits mode, whatever the umask: connecting takes write
+// permission, so the mode is who may hand us mail. A stale socket file
+// left by an earlier run is replaced; any other file is not.
+func ListenUnix(path string, mode os.FileMode) (int, error) {
 	if st, err := os.Lstat(path); err == nil {
 		if st.Mode()&os.ModeSocket == 0 {
 			return -1, fmt.Errorf("listen on %s: exists and is not a socket", path)
@@ -47,9 +49,19 @@ func ListenUnix(path string) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	// The socket is made with mode from the start (bind applies the
+	// umask), so no caller can connect in a moment of wider permissions;
+	// the chmod then sets it exactly.
+	old := unix.Umask(int(0o777 &^ mode.Perm()))
+	err = unix.Bind(fd, &unix.SockaddrUnix{Name: path})
+	unix.Umask(old)
+	if err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("listen on %s: %w", path, os.NewSyscallError("bind", err))
+	}
+	if err := os.Chmod(path, mode.Perm()); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listen on %s: %w", path, err)
 	}
 	if err := unix.Listen(fd, listenBacklog); err != nil {
 		unix.Close(fd)
@@ -73,4 +85,20 @@ func Accept(fd int) (int, error) {
 		}
 		return -1, os.NewSyscallError("accept", err)
 	}
+}
+
+// PeerAddr reports the address a connected TCP socket's peer has; false
+// for a socket with no IP peer (unix).
+func PeerAddr(fd int) (netip.Addr, bool) {
+	sa, err := unix.Getpeername(fd)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr), true
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr).Unmap(), true
+	}
+	return netip.Addr{}, false
 }

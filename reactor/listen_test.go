@@ -24,15 +24,15 @@ func TestListenAccept(t *testing.T) {
 	tcpAddr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
 	// A stale socket file is replaced; a regular file is not.
 	os.WriteFile(sock+".file", nil, 0o600)
-	if _, err := ListenUnix(sock + ".file"); err == nil {
+	if _, err := ListenUnix(sock+".file", 0o660); err == nil {
 		t.Fatal("ListenUnix over a regular file succeeded")
 	}
-	first, err := ListenUnix(sock)
+	first, err := ListenUnix(sock, 0o660)
 	if err != nil {
 		t.Fatal(err)
 	}
 	unix.Close(first)
-	ux, err := ListenUnix(sock)
+	ux, err := ListenUnix(sock, 0o660)
 	if err != nil {
 		t.Fatalf("ListenUnix over a stale socket: %v", err)
 	}
@@ -79,5 +79,35 @@ func TestListenAccept(t *testing.T) {
 			}
 			l.Remove(c.fd)
 		})
+	}
+}
+
+// TestListenUnixMode: the socket gets the mode asked for whatever the
+// umask, so who may connect (and hand over mail) is the operator's say.
+func TestListenUnixMode(t *testing.T) {
+	for _, tc := range []struct {
+		umask int
+		mode  os.FileMode
+	}{
+		{0o000, 0o660},
+		{0o077, 0o660},
+		{0o022, 0o600},
+		{0o077, 0o666},
+	} {
+		path := filepath.Join(t.TempDir(), "lmtp.sock")
+		old := unix.Umask(tc.umask)
+		fd, err := ListenUnix(path, tc.mode)
+		unix.Umask(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Mode().Perm(); got != tc.mode {
+			t.Errorf("umask %03o, mode %03o: the socket has %03o", tc.umask, tc.mode, got)
+		}
 	}
 }

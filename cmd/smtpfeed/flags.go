@@ -24,14 +24,16 @@ const Version = "0.1.0"
 
 // timeoutNames are the names -t knows, with what each bounds.
 var timeoutNames = map[string]string{
-	"dns":        "one MX lookup from start to result (75s)",
-	"connect":    "a TCP connect (75s)",
-	"connection": "one SMTP connection's whole life, however busy (30m)",
-	"message":    "one message from DATA to its last answer (50m)",
-	"grace":      "how long a host waits for lookups still running (100ms)",
-	"lmtp":       "with -L: how long a caller may stay silent while nothing is owed to it (10m)",
-	"idle":       "how long an idle connection is kept for later messages (10s)",
-	"down":       "how long an unreachable address is skipped (10m)",
+	"dns":          "one MX lookup from start to result (75s)",
+	"connect":      "a TCP connect (75s)",
+	"connection":   "one SMTP connection's whole life, however busy (30m)",
+	"message":      "one message from DATA to its last answer (50m)",
+	"grace":        "how long a host waits for lookups still running (100ms)",
+	"lmtp":         "with -L: how long a caller may stay silent while nothing is owed to it (10m)",
+	"lmtp-command": "with -L: one LMTP command line from its first byte to its end (5m)",
+	"lmtp-data":    "with -L: one message's data from DATA's 354 to the final dot (10m)",
+	"idle":         "how long an idle connection is kept for later messages (10s)",
+	"down":         "how long an unreachable address is skipped (10m)",
 }
 
 func init() {
@@ -135,6 +137,8 @@ type options struct {
 	sessions   int
 	rcpts      []string
 	allowLocal prefixes
+	lmtpAllow  prefixes
+	sockMode   string
 }
 
 var errUsage = errors.New("usage")
@@ -171,6 +175,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration file")
 	fs.StringVar(&o.listen, "L", "", "serve LMTP on unix:/path or tcp:host:port instead of stdin/stdout (Postfix, Exim)")
 	fs.IntVar(&o.sessions, "sessions", smtpfeed.DefaultMaxSessions, "with -L: most LMTP sessions at once")
+	fs.Var(&o.lmtpAllow, "lmtp-allow", "with -L tcp: networks whose peers may hand over mail, CIDR (repeatable; default: loopback only)")
+	fs.StringVar(&o.sockMode, "socket-mode", "0660", "with -L unix: the socket's permissions, octal, whatever the umask")
 	fs.Var(&o.allowLocal, "allow-local", "deliver to these local addresses anyway, CIDR (repeatable): a test network on loopback, or a relay on another port of this host")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: smtpfeed [flags]            (LMTP on stdin/stdout)\n       smtpfeed -d Q [flags] rcpt... | -r FILE\n")
@@ -215,6 +221,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	case (o.rcptFile != "" || len(o.rcpts) > 0) && !o.resolveOnly():
 		return nil, fmt.Errorf("recipients on the command line need -d Q: give -d Q, or hand messages over LMTP on stdin")
 	}
+	if err := o.checkListen(); err != nil {
+		return nil, err
+	}
 	if o.source != "" {
 		if _, err := netip.ParseAddr(o.source); err != nil {
 			return nil, fmt.Errorf("-o %s: want an IP address", o.source)
@@ -236,6 +245,38 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	return o, nil
+}
+
+// defaultLMTPAllow is who may use a TCP listener without -lmtp-allow.
+var defaultLMTPAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// checkListen refuses a listener that would be an open relay: a TCP one
+// on an address others can reach, with no networks named to admit.
+func (o *options) checkListen() error {
+	if _, err := o.socketMode(); err != nil {
+		return err
+	}
+	addr, ok := strings.CutPrefix(o.listen, "tcp:")
+	if !ok {
+		return nil
+	}
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil {
+		return fmt.Errorf("-L %s: want tcp:address:port, like tcp:127.0.0.1:2003", o.listen)
+	}
+	if !ap.Addr().Unmap().IsLoopback() && len(o.lmtpAllow) == 0 {
+		return fmt.Errorf("-L %s: an LMTP listener on a non-loopback address relays mail for whoever reaches it; name the networks allowed with -lmtp-allow", o.listen)
+	}
+	return nil
+}
+
+// socketMode is -socket-mode as permission bits.
+func (o *options) socketMode() (os.FileMode, error) {
+	m, err := strconv.ParseUint(o.sockMode, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("-socket-mode %s: want octal permission bits, like 0660", o.sockMode)
+	}
+	return os.FileMode(m), nil
 }
 
 func timeoutList() string {

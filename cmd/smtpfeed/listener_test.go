@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -129,4 +132,72 @@ func TestListener(t *testing.T) {
 	if _, err := net.Dial("unix", sock); err == nil {
 		t.Error("the socket still accepts after exit")
 	}
+}
+
+// TestListenerDoor: the listener's flags reach it. A TCP listener serves
+// loopback peers only unless -lmtp-allow names networks; a unix socket
+// gets -socket-mode (0660 by default) whatever the umask.
+func TestListenerDoor(t *testing.T) {
+	freePort := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	greet := func(addr, from string) string {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		from  string
+		want  string
+	}{
+		{"loopback by default", nil, "127.0.0.9", "220 "},
+		{"a network named", []string{"-lmtp-allow", "127.0.0.2/32"}, "127.0.0.2", "220 "},
+		{"outside the networks named", []string{"-lmtp-allow", "127.0.0.2/32"}, "127.0.0.1", "421 4.7.1 "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := freePort()
+			c := startChild(t, append([]string{"-L", "tcp:" + addr, "-nameserver", "127.0.0.1:9", "-l", "stderr"}, tc.extra...)...)
+			waitForLog(t, c, "serving LMTP on tcp:")
+			if got := greet(addr, tc.from); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("a peer at %s heard %q, want %q...", tc.from, got, tc.want)
+			}
+			c.signal(syscall.SIGHUP)
+			c.wait(20 * time.Second)
+		})
+	}
+	t.Run("socket mode", func(t *testing.T) {
+		for _, mode := range []string{"", "0600"} {
+			sock := filepath.Join(t.TempDir(), "lmtp.sock")
+			args := []string{"-L", "unix:" + sock, "-nameserver", "127.0.0.1:9", "-l", "stderr"}
+			want := os.FileMode(0o660)
+			if mode != "" {
+				args = append(args, "-socket-mode", mode)
+				want = 0o600
+			}
+			c := startChild(t, args...)
+			waitForLog(t, c, "serving LMTP on unix:")
+			st, err := os.Stat(sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != want {
+				t.Errorf("-socket-mode %q: the socket has %03o, want %03o", mode, st.Mode().Perm(), want)
+			}
+			c.signal(syscall.SIGHUP)
+			c.wait(20 * time.Second)
+		}
+	})
 }

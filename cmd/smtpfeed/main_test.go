@@ -28,6 +28,13 @@ func TestUsageErrors(t *testing.T) {
 		{"bad duration", []string{"-d", "Q", "-t", "dns=soon", "a@b.test"}, "want a duration"},
 		{"bad cap", []string{"-d", "Q", "-max-queries", "0", "a@b.test"}, "-max-queries 0"},
 		{"both lists", []string{"-d", "Q", "-r", "x", "a@b.test"}, "not both"},
+		// A listener others can reach would relay their mail.
+		{"open relay, any address", []string{"-L", "tcp:0.0.0.0:2003"}, "name the networks allowed with -lmtp-allow"},
+		{"open relay, IPv6", []string{"-L", "tcp:[::]:2003"}, "-lmtp-allow"},
+		{"open relay, an interface", []string{"-L", "tcp:192.0.2.1:2003"}, "-lmtp-allow"},
+		{"bad listen address", []string{"-L", "tcp:nowhere"}, "want tcp:address:port"},
+		{"bad socket mode", []string{"-L", "unix:/tmp/x", "-socket-mode", "rw"}, "-socket-mode rw"},
+		{"bad allowed network", []string{"-lmtp-allow", "everyone"}, "everyone"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errb bytes.Buffer

@@ -23,6 +23,15 @@ const exitTempFail = 75
 // nothing is owed to it.
 const defaultLMTPIdle = 10 * time.Minute
 
+// defaultLMTPCommand and defaultLMTPData bound one command line and one
+// message's data in listener mode: a local MTA sends either in well under
+// a second, and a caller that trickles bytes must not hold a session
+// (and its memory) for ever.
+const (
+	defaultLMTPCommand = 5 * time.Minute
+	defaultLMTPData    = 10 * time.Minute
+)
+
 // server is the running mailer: the engine and its LMTP side (one session
 // on stdin/stdout, or a listener), and what signals do to them.
 type server struct {
@@ -74,6 +83,13 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 		if d, ok := o.timeouts["lmtp"]; ok {
 			opt.Idle = d
 		}
+		opt.CommandTime, opt.DataTime = defaultLMTPCommand, defaultLMTPData
+		if d, ok := o.timeouts["lmtp-command"]; ok {
+			opt.CommandTime = d
+		}
+		if d, ok := o.timeouts["lmtp-data"]; ok {
+			opt.DataTime = d
+		}
 		if code := s.listen(o, opt); code != exitOK {
 			return code
 		}
@@ -119,7 +135,8 @@ func (s *server) listen(o *options, opt smtpfeed.LMTPOptions) int {
 	switch {
 	case strings.HasPrefix(o.listen, "unix:"):
 		s.path = strings.TrimPrefix(o.listen, "unix:")
-		fd, err = reactor.ListenUnix(s.path)
+		mode, _ := o.socketMode() // checked with the flags
+		fd, err = reactor.ListenUnix(s.path, mode)
 	default:
 		var ap netip.AddrPort
 		ap, err = netip.ParseAddrPort(strings.TrimPrefix(o.listen, "tcp:"))
@@ -135,6 +152,13 @@ func (s *server) listen(o *options, opt smtpfeed.LMTPOptions) int {
 	if err != nil {
 		s.log.Printf("smtpfeed: %v", err)
 		return exitOSErr
+	}
+	if s.path == "" {
+		allow := []netip.Prefix(o.lmtpAllow)
+		if len(allow) == 0 {
+			allow = defaultLMTPAllow
+		}
+		s.listener.AllowPeers(allow)
 	}
 	s.log.Printf("smtpfeed: serving LMTP on %s, %d sessions at most", o.listen, o.sessions)
 	return exitOK

@@ -151,6 +151,30 @@ func (s *Session) run() {
 	}
 }
 
+// Phase is what the caller is in the middle of sending, for bounds on
+// how long each may take.
+type Phase uint8
+
+const (
+	PhaseNone    Phase = iota // between commands, or nothing owed by the caller
+	PhaseCommand              // part of a command line is in
+	PhaseData                 // message data, from the 354 to the final dot
+)
+
+// Phase reports what the caller is sending now. A caller that trickles a
+// byte at a time stays in one phase however often it sends.
+func (s *Session) Phase() Phase {
+	switch {
+	case s.st == stateData:
+		return PhaseData
+	case s.st == stateClosed || s.st == stateAnswer:
+		return PhaseNone
+	case len(s.in) > 0 || s.discard:
+		return PhaseCommand
+	}
+	return PhaseNone
+}
+
 // nextLine handles the next command line if a whole one is buffered, and
 // reports whether it did anything.
 func (s *Session) nextLine() bool {
