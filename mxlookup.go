@@ -138,8 +138,8 @@ func (l *mxLookup) literal(now time.Time) {
 		l.finish(now, &Failure{501, "5.1.3", err.Error()})
 		return
 	}
-	if l.r.cfg.IPv4Only && !a.Is4() {
-		l.finish(now, &Failure{550, "5.1.2", fmt.Sprintf("domain literal %s is IPv6 and only IPv4 is used", l.domain)})
+	if !l.r.wantFamily(a) {
+		l.finish(now, &Failure{550, "5.1.2", fmt.Sprintf("domain literal %s is of an address family not used (-N)", l.domain)})
 		return
 	}
 	l.hosts = []MailHost{{Name: l.domain, Addrs: []HostAddr{{a, FromLiteral}}}}
@@ -229,6 +229,9 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 		}
 		return
 	}
+	// A host beyond the address cap could not be tried: each has an
+	// address at least, so its addresses are not even asked.
+	mx = mx[:min(len(mx), l.r.cfg.MaxMXAddrs)]
 	l.state = mxAskAddrs
 	l.hosts = make([]MailHost, len(mx))
 	from := FromAdditional
@@ -238,7 +241,7 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 	for i, m := range mx {
 		l.hosts[i] = MailHost{Name: resolv.Bare(m.Host), Pref: m.Pref}
 		for _, a := range m.Glue {
-			if a.Is4() || !l.r.cfg.IPv4Only {
+			if l.r.wantFamily(a) {
 				l.hosts[i].Addrs = append(l.hosts[i].Addrs, HostAddr{a, from})
 			}
 		}
@@ -254,8 +257,11 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 // askAddrs asks the A (and AAAA) records of host i under name.
 func (l *mxLookup) askAddrs(now time.Time, i int, name string) {
 	types := []uint16{dns.TypeA, dns.TypeAAAA}
-	if l.r.cfg.IPv4Only {
+	switch {
+	case l.r.cfg.IPv4Only:
 		types = types[:1]
+	case l.r.cfg.IPv6Only:
+		types = types[1:]
 	}
 	for _, t := range types {
 		l.pending++
@@ -284,7 +290,9 @@ func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int
 				from = FromCache
 			}
 			for _, a := range rep.set.addrs {
-				h.Addrs = append(h.Addrs, HostAddr{a, from})
+				if l.r.wantFamily(a) {
+					h.Addrs = append(h.Addrs, HostAddr{a, from})
+				}
 			}
 		case cache.Failure, cache.Timeout:
 			l.temp = append(l.temp, rep.why)
@@ -313,7 +321,6 @@ func (l *mxLookup) hostsOutcome() *Failure {
 		h := &l.hosts[i]
 		if len(h.Addrs) > 0 {
 			usable = true
-			slices.SortStableFunc(h.Addrs, func(a, b HostAddr) int { return boolInt(b.Addr.Is4()) - boolInt(a.Addr.Is4()) })
 		} else if h.Fail != nil {
 			why = append(why, h.Fail.Text)
 		}
@@ -325,6 +332,28 @@ func (l *mxLookup) hostsOutcome() *Failure {
 		return failTemp(l.domain, strings.Join(l.temp, "; "))
 	}
 	return failNoHost(l.domain, strings.Join(why, "; "))
+}
+
+// capAddrs orders each host's addresses (IPv4 first) and keeps at most
+// MaxHostAddrs of each and MaxMXAddrs in all, best MX first; the hosts
+// past the last address kept are dropped.
+func (l *mxLookup) capAddrs() {
+	budget := l.r.cfg.MaxMXAddrs
+	for i := range l.hosts {
+		if budget == 0 {
+			l.hosts = l.hosts[:i:i]
+			return
+		}
+		h := &l.hosts[i]
+		slices.SortStableFunc(h.Addrs, func(a, b HostAddr) int { return boolInt(b.Addr.Is4()) - boolInt(a.Addr.Is4()) })
+		h.Addrs = h.Addrs[:min(len(h.Addrs), l.r.cfg.MaxHostAddrs, budget)]
+		budget -= len(h.Addrs)
+	}
+}
+
+// wantFamily reports whether a is of a family in use (-N).
+func (r *Resolver) wantFamily(a netip.Addr) bool {
+	return !(r.cfg.IPv4Only && !a.Is4() || r.cfg.IPv6Only && a.Is4())
 }
 
 func boolInt(b bool) int {
@@ -357,6 +386,7 @@ func (l *mxLookup) finish(now time.Time, fail *Failure) {
 	if l.timer != nil {
 		l.r.loop.StopTimer(l.timer)
 	}
+	l.capAddrs()
 	for i := range l.hosts {
 		if len(l.hosts[i].Addrs) > 0 {
 			l.hosts[i].Fail = nil

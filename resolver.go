@@ -32,6 +32,15 @@ const (
 	// with the system's default 208 KiB socket buffer, where bursts of
 	// 1,000 and more were dropped.
 	DefaultInitialWindow = 256
+	// DefaultMXAddrs and DefaultHostAddrs cap the addresses tried for one
+	// domain, best MX first, and for one MX host name, as Postfix's
+	// smtp_mx_address_limit (5) does: a hostile or broken domain may name
+	// thousands of hosts with thousands of addresses each, and each
+	// address tried may cost a connect timeout. Ten is two of Postfix's
+	// (a list reaches providers with several MX hosts of both families);
+	// five per name covers a host's A and AAAA sets as published.
+	DefaultMXAddrs   = 10
+	DefaultHostAddrs = 5
 	// maxOpenTries is how many tries of one query keep their socket open:
 	// a late answer to an earlier try still counts, but a query against a
 	// dead server does not pile up descriptors.
@@ -52,9 +61,13 @@ type ResolverConfig struct {
 	// the wire (-max-queries); InitialWindow is where the window starts.
 	MaxOutstanding int
 	InitialWindow  int
-	IPv4Only       bool     // ask no AAAA, use no IPv6 address
-	Own            []string // our own names: the HELO name and aliases
-	Cache          cache.Limits
+	IPv4Only       bool // ask no AAAA, use no IPv6 address
+	IPv6Only       bool // ask no A, use no IPv4 address
+	// MaxMXAddrs and MaxHostAddrs cap the addresses a domain's result
+	// holds, in all and per MX host name (see DefaultMXAddrs).
+	MaxMXAddrs, MaxHostAddrs int
+	Own                      []string // our own names: the HELO name and aliases
+	Cache                    cache.Limits
 	// Rand supplies query IDs and the order of equal MX preferences;
 	// nil seeds a ChaCha8 generator from crypto/rand.
 	Rand *rand.Rand
@@ -76,6 +89,12 @@ func (c ResolverConfig) withDefaults() ResolverConfig {
 	}
 	if c.InitialWindow <= 0 {
 		c.InitialWindow = DefaultInitialWindow
+	}
+	if c.MaxMXAddrs <= 0 {
+		c.MaxMXAddrs = DefaultMXAddrs
+	}
+	if c.MaxHostAddrs <= 0 {
+		c.MaxHostAddrs = DefaultHostAddrs
 	}
 	if c.Cache == (cache.Limits{}) {
 		c.Cache = cache.DefaultLimits

@@ -218,6 +218,13 @@ func (qq *query) onUDP(now time.Time, u *udpSocket, id uint16, pkt []byte) {
 	}
 	ans, err := resolv.Parse(pkt, t.id, qq.q)
 	if errors.Is(err, resolv.ErrMalformed) {
+		if len(pkt) >= udpAnswerRoom {
+			// Cut to our buffer: larger than the size we asked for and
+			// not marked truncated. TCP carries it whole.
+			qq.closeUDP()
+			qq.startTCP(now, t.srv)
+			return
+		}
 		qq.malformed(now, t.srv, err, false)
 		return
 	}

@@ -138,6 +138,8 @@ type options struct {
 	rcpts      []string
 	allowLocal prefixes
 	lmtpAllow  prefixes
+	mxAddrs    int
+	hostAddrs  int
 	sockMode   string
 }
 
@@ -175,6 +177,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.resolvConf, "resolv-conf", "/etc/resolv.conf", "resolver configuration file")
 	fs.StringVar(&o.listen, "L", "", "serve LMTP on unix:/path or tcp:host:port instead of stdin/stdout (Postfix, Exim)")
 	fs.IntVar(&o.sessions, "sessions", smtpfeed.DefaultMaxSessions, "with -L: most LMTP sessions at once")
+	fs.IntVar(&o.mxAddrs, "mx-addrs", smtpfeed.DefaultMXAddrs, "most addresses tried for one domain, best MX first")
+	fs.IntVar(&o.hostAddrs, "host-addrs", smtpfeed.DefaultHostAddrs, "most addresses tried for one MX host name")
 	fs.Var(&o.lmtpAllow, "lmtp-allow", "with -L tcp: networks whose peers may hand over mail, CIDR (repeatable; default: loopback only)")
 	fs.StringVar(&o.sockMode, "socket-mode", "0660", "with -L unix: the socket's permissions, octal, whatever the umask")
 	fs.Var(&o.allowLocal, "allow-local", "deliver to these local addresses anyway, CIDR (repeatable): a test network on loopback, or a relay on another port of this host")
@@ -214,6 +218,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-size %d: want a positive number of octets", o.maxSize)
 	case o.listen != "" && !strings.HasPrefix(o.listen, "unix:") && !strings.HasPrefix(o.listen, "tcp:"):
 		return nil, fmt.Errorf("-L %s: want unix:/path or tcp:host:port", o.listen)
+	case o.mxAddrs < 1 || o.mxAddrs > 1000:
+		return nil, fmt.Errorf("-mx-addrs %d: want 1..1000", o.mxAddrs)
+	case o.hostAddrs < 1 || o.hostAddrs > 1000:
+		return nil, fmt.Errorf("-host-addrs %d: want 1..1000", o.hostAddrs)
 	case o.sessions < 1:
 		return nil, fmt.Errorf("-sessions %d: want a positive number", o.sessions)
 	case o.rcptFile != "" && len(o.rcpts) > 0:
@@ -339,7 +347,8 @@ func (o *options) heloName() string {
 
 // resolverConfig turns the options into the resolver's configuration.
 func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
-	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", Timeout: o.timeouts["dns"]}
+	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", IPv6Only: o.family == "6",
+		Timeout: o.timeouts["dns"], MaxMXAddrs: o.mxAddrs, MaxHostAddrs: o.hostAddrs}
 	cfg.Own = append([]string{o.heloName()}, o.aliases...)
 	if len(o.servers) > 0 {
 		for _, s := range o.servers {

@@ -103,6 +103,7 @@ func TestEveryFlag(t *testing.T) {
 		{"-size", []string{"-size", "100"}, true, "", exitOK},
 		{"-max-rcpts", []string{"-max-rcpts", "2"}, true, "250 ", exitOK},
 		{"-max-queries", []string{"-max-queries", "1"}, true, "250 ", exitOK},
+		{"-mx-addrs -host-addrs", []string{"-mx-addrs", "1", "-host-addrs", "1"}, true, "250 ", exitOK},
 		{"-V", []string{"-V"}, false, "", exitOK},
 		{"-h", []string{"-h"}, false, "", exitUsage},
 	}

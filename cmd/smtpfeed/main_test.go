@@ -33,6 +33,8 @@ func TestUsageErrors(t *testing.T) {
 		{"open relay, IPv6", []string{"-L", "tcp:[::]:2003"}, "-lmtp-allow"},
 		{"open relay, an interface", []string{"-L", "tcp:192.0.2.1:2003"}, "-lmtp-allow"},
 		{"bad listen address", []string{"-L", "tcp:nowhere"}, "want tcp:address:port"},
+		{"no address per domain", []string{"-mx-addrs", "0"}, "-mx-addrs 0"},
+		{"no address per host", []string{"-host-addrs", "-1"}, "-host-addrs -1"},
 		{"bad socket mode", []string{"-L", "unix:/tmp/x", "-socket-mode", "rw"}, "-socket-mode rw"},
 		{"bad allowed network", []string{"-lmtp-allow", "everyone"}, "everyone"},
 	} {
