@@ -139,7 +139,7 @@ func (l *mxLookup) literal(now time.Time) {
 		return
 	}
 	if !l.r.wantFamily(a) {
-		l.finish(now, &Failure{550, "5.1.2", fmt.Sprintf("domain literal %s is of an address family not used (-N)", l.domain)})
+		l.finish(now, &Failure{550, "5.1.2", fmt.Sprintf("domain literal %s is IPv6 and only IPv4 is used", l.domain)})
 		return
 	}
 	l.hosts = []MailHost{{Name: l.domain, Addrs: []HostAddr{{a, FromLiteral}}}}
@@ -257,11 +257,8 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 // askAddrs asks the A (and AAAA) records of host i under name.
 func (l *mxLookup) askAddrs(now time.Time, i int, name string) {
 	types := []uint16{dns.TypeA, dns.TypeAAAA}
-	switch {
-	case l.r.cfg.IPv4Only:
+	if l.r.cfg.IPv4Only {
 		types = types[:1]
-	case l.r.cfg.IPv6Only:
-		types = types[1:]
 	}
 	for _, t := range types {
 		l.pending++
@@ -334,7 +331,8 @@ func (l *mxLookup) hostsOutcome() *Failure {
 	return failNoHost(l.domain, strings.Join(why, "; "))
 }
 
-// capAddrs orders each host's addresses (IPv4 first) and keeps at most
+// capAddrs orders each host's addresses (IPv4 first, or IPv6 with
+// PreferIPv6) and keeps at most
 // MaxHostAddrs of each and MaxMXAddrs in all, best MX first; the hosts
 // past the last address kept are dropped.
 func (l *mxLookup) capAddrs() {
@@ -345,16 +343,17 @@ func (l *mxLookup) capAddrs() {
 			return
 		}
 		h := &l.hosts[i]
-		slices.SortStableFunc(h.Addrs, func(a, b HostAddr) int { return boolInt(b.Addr.Is4()) - boolInt(a.Addr.Is4()) })
+		first := !l.r.cfg.PreferIPv6 // the family kept first: IPv4 unless -N 6
+		slices.SortStableFunc(h.Addrs, func(a, b HostAddr) int {
+			return boolInt(b.Addr.Is4() == first) - boolInt(a.Addr.Is4() == first)
+		})
 		h.Addrs = h.Addrs[:min(len(h.Addrs), l.r.cfg.MaxHostAddrs, budget)]
 		budget -= len(h.Addrs)
 	}
 }
 
-// wantFamily reports whether a is of a family in use (-N).
-func (r *Resolver) wantFamily(a netip.Addr) bool {
-	return !(r.cfg.IPv4Only && !a.Is4() || r.cfg.IPv6Only && a.Is4())
-}
+// wantFamily reports whether a is of a family in use (-N 4).
+func (r *Resolver) wantFamily(a netip.Addr) bool { return a.Is4() || !r.cfg.IPv4Only }
 
 func boolInt(b bool) int {
 	if b {

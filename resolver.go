@@ -62,7 +62,10 @@ type ResolverConfig struct {
 	MaxOutstanding int
 	InitialWindow  int
 	IPv4Only       bool // ask no AAAA, use no IPv6 address
-	IPv6Only       bool // ask no A, use no IPv4 address
+	// PreferIPv6 keeps a host's IPv6 addresses first when the caps below
+	// cut its list (-N 6: the engine uses only those; A is still asked,
+	// so a domain with no IPv6 host is deferred, not bounced).
+	PreferIPv6 bool
 	// MaxMXAddrs and MaxHostAddrs cap the addresses a domain's result
 	// holds, in all and per MX host name (see DefaultMXAddrs).
 	MaxMXAddrs, MaxHostAddrs int

@@ -347,7 +347,7 @@ func (o *options) heloName() string {
 
 // resolverConfig turns the options into the resolver's configuration.
 func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
-	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", IPv6Only: o.family == "6",
+	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", PreferIPv6: o.family == "6",
 		Timeout: o.timeouts["dns"], MaxMXAddrs: o.mxAddrs, MaxHostAddrs: o.hostAddrs}
 	cfg.Own = append([]string{o.heloName()}, o.aliases...)
 	if len(o.servers) > 0 {
