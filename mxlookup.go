@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/idna"
 
 	"smtpfeed/cache"
 	"smtpfeed/proto/resolv"
@@ -123,13 +124,37 @@ func (r *Resolver) LookupMX(domain string, done func(MXResult)) {
 		l.literal(now)
 		return
 	}
-	if _, ok := dns.IsDomainName(l.domain); !ok || l.domain == "" {
-		l.finish(now, &Failure{501, "5.1.3", fmt.Sprintf("%q is not a valid domain name", domain)})
+	ascii, err := lookupName(l.domain)
+	if err != nil {
+		l.finish(now, &Failure{501, "5.1.3", err.Error()})
 		return
 	}
+	l.domain = ascii
 	l.timer = r.loop.AddTimer(now.Add(r.cfg.Timeout), l.onTimeout)
 	l.name = resolv.Canonical(l.domain)
 	l.askMX(now)
+}
+
+// lookupName is the name DNS knows domain by: an internationalised
+// domain (a U-label from an SMTPUTF8 caller, RFC 6531) as its A-label,
+// by IDNA 2008's lookup rules (UTS #46 mapping, as browsers and mail
+// clients resolve). Mail to it keeps the U-label on the wire.
+func lookupName(domain string) (string, error) {
+	name := domain
+	for i := 0; i < len(domain); i++ {
+		if domain[i] >= 0x80 {
+			a, err := idna.Lookup.ToASCII(domain)
+			if err != nil {
+				return "", fmt.Errorf("%q is not a valid internationalised domain name: %v", domain, err)
+			}
+			name = strings.ToLower(a)
+			break
+		}
+	}
+	if _, ok := dns.IsDomainName(name); !ok || name == "" {
+		return "", fmt.Errorf("%q is not a valid domain name", domain)
+	}
+	return name, nil
 }
 
 func (l *mxLookup) literal(now time.Time) {
