@@ -182,3 +182,38 @@ func TestEngineDeadlineAfterDot(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineDeadlineCut: a transaction begun before the deadline gets
+// DeadlineGrace more to reach its verdict; then its connection is cut,
+// so the caller has every answer in bounded time: the recipient past its
+// final dot hears 4.4.2 (possibly delivered), the others 4.4.7.
+func TestEngineDeadlineCut(t *testing.T) {
+	_, smtpAddr := startHeldDot(t) // never lets the dot's reply go
+	dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
+	e, err := NewEngine(newLoop(t, nil), Config{
+		Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
+		SMTP:     smtp.Config{Hostname: "feed.test", MaxRcpts: 1},
+		Port:     smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
+		MessageTimeout: 300 * time.Millisecond, DeadlineGrace: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpts := []string{"a@held.test", "b@held.test", "c@held.test"}
+	answers := make([][]Outcome, len(rcpts))
+	done := false
+	e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
+		func(i int, o Outcome) { answers[i] = append(answers[i], o) }, func() { done = true })
+	stepUntil(t, e.loop, func() bool { return done }, 10*time.Second)
+	// a's dot is out when the cut comes; b's MAIL group followed it
+	// (pipelined) but its data never went; c was never begun.
+	want := []string{"451 4.4.2", "451 4.4.7", "451 4.4.7"}
+	for i, a := range answers {
+		if len(a) != 1 || fmt.Sprintf("%d %s", a[0].Code, a[0].Enhanced) != want[i] {
+			t.Errorf("%s: %v, want one %s", rcpts[i], a, want[i])
+		}
+	}
+	if !answers[0][0].PossibleDuplicate {
+		t.Errorf("%s: not marked a possible duplicate", rcpts[0])
+	}
+}

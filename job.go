@@ -24,7 +24,8 @@ type job struct {
 	answer   func(int, Outcome)
 	done     func()
 	deadline *reactor.Timer
-	expired  bool // the deadline passed: nothing of it starts any more
+	expired  bool           // the deadline passed: nothing of it starts any more
+	cutoff   *reactor.Timer // the end of the grace after the deadline
 	started  time.Time
 	first    time.Duration // time to the first delivery; 0 until then
 	last     time.Duration // time to the last delivery
@@ -163,6 +164,25 @@ func (j *job) expire(now time.Time) {
 			}
 		}
 	}
+	if j.left > 0 {
+		j.cutoff = j.e.loop.AddTimer(now.Add(j.e.cfg.DeadlineGrace), j.cut)
+	}
+}
+
+// cut ends the grace after the deadline: the connections still carrying
+// the message's transactions are closed, so that the caller has every
+// answer in bounded time (a recipient past its final dot then hears
+// 4.4.2, possibly delivered; the others 4.4.7).
+func (j *job) cut(time.Time) {
+	why := fmt.Errorf("the message deadline passed %v ago", j.e.cfg.DeadlineGrace)
+	for _, d := range j.e.dests {
+		for _, b := range d.inflight {
+			if b.j == j && d.conn != nil {
+				d.conn.Close(why)
+				break
+			}
+		}
+	}
 }
 
 // cancel answers every recipient not yet handed to a connection 4.3.2.
@@ -197,6 +217,9 @@ func (j *job) answered(r *rcpt, o Outcome) {
 // finish ends the job once every recipient is answered.
 func (j *job) finish(now time.Time) {
 	j.e.loop.StopTimer(j.deadline)
+	if j.cutoff != nil {
+		j.e.loop.StopTimer(j.cutoff)
+	}
 	delete(j.e.jobs, j)
 	j.e.forgetUnused()
 	j.e.cfg.Log.Message(MessageLog{

@@ -24,7 +24,7 @@ import (
 //	local failure (descriptors,    451 4.3.0 (resources) or 4.4.0 (source
 //	  buffers, source address)     address, local network), naming the cause
 //	message deadline passed        451 4.4.7 (an SMTP transaction already begun
-//	                               runs to its verdict instead)
+//	                               gets DeadlineGrace more to its verdict)
 //	too big for the server (SIZE)  552 5.3.4
 //	delivering nothing (-d D)      451 4.3.0
 //	shutting down (HUP, TERM)      451 4.3.2
