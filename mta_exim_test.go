@@ -45,23 +45,7 @@ begin retry
 *  *  F,2h,15m; G,16h,1h,1.5; F,4d,6h
 `
 
-// eximFeed hands every remote recipient to smtpfeed over LMTP on its
-// stdin/stdout, all of a message's recipients in one batch (batch_max;
-// the transport uses no $domain, so domains batch together). command is
-// a wrapper that appends smtpfeed's stderr log to smtpfeed.log.
 const (
-	eximFeedRouter = `smtpfeed:
-  driver = accept
-  domains = ! +local_domains
-  transport = smtpfeed
-`
-	eximFeedTransport = `smtpfeed:
-  driver = lmtp
-  command = %[1]s/smtpfeed-wrap -c ` + mtaHost + ` -l stderr -nameserver 127.0.0.1 -t connect=2s -allow-local 127.0.0.0/8
-  batch_max = 100000
-  user = Debian-exim
-  timeout = 1h
-`
 	eximOwnRouter = `dnslookup:
   driver = dnslookup
   domains = ! +local_domains

@@ -45,9 +45,8 @@ var mtaWorldFlags = []string{
 }
 
 // The list's envelope sender: a local mailbox on the MTA's host, where the
-// bounces (DSNs) arrive.
+// bounces (DSNs) arrive. (mtaHost is in deploy_test.go.)
 const (
-	mtaHost     = "mta.lists.example"
 	mtaSender   = "owner@" + mtaHost
 	mtaListAddr = "list@" + mtaHost
 )

@@ -30,14 +30,6 @@ maillog_file_prefixes=/var, /tmp
 smtp_connect_timeout=2s
 `
 
-// postfixFeed hands every remote recipient to smtpfeed's LMTP listener on
-// a unix socket in the queue directory (a relative path is taken from
-// there, so it works chrooted too), up to 100,000 recipients in one
-// delivery instead of the default 50.
-const postfixFeed = `default_transport=lmtp:unix:private/smtpfeed
-lmtp_destination_recipient_limit=100000
-`
-
 // postfixBody is the MTA part of the run: the configuration, the spool
 // on tmpfs, smtpfeed listening as user postfix (in production, a service
 // of its own), Postfix started, submission with its sendmail command, a

@@ -27,16 +27,6 @@ const sendmailMC = "divert(-1)dnl\ndivert(0)dnl\n" +
 	"MAILER(`local')dnl\n" +
 	"MAILER(`smtp')dnl\n"
 
-// sendmailFeed routes all remote mail to smtpfeed: one envelope (r=) and
-// one mailer process for the whole list, LMTP on stdin/stdout (F=z, no
-// $u in A=). P= is a wrapper that appends smtpfeed's stderr log to
-// smtpfeed.log; in production drop it and let smtpfeed log to syslog.
-const sendmailFeed = "define(`SMART_HOST', `smtpfeed:localhost')dnl\n" +
-	"MAILER_DEFINITIONS\n" +
-	"Msmtpfeed, P=%[1]s/smtpfeed-wrap, F=mDFMuXz8, S=EnvFromSMTP/HdrFromSMTP,\n" +
-	"\tR=EnvToSMTP, E=\\r\\n, L=990, r=100000, T=DNS/RFC822/SMTP,\n" +
-	"\tA=smtpfeed -c $j -l stderr -nameserver 127.0.0.1 -t connect=2s -allow-local 127.0.0.0/8\n"
-
 // sendmailBody is the MTA part of the run: build the .cf, submit with
 // sendmail's own command (background delivery, as a list server would),
 // wait until no sendmail or mailer process is left, list the queue.
