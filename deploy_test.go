@@ -75,7 +75,9 @@ func TestDeployConfigsInREADME(t *testing.T) {
 	}
 	norm := regexp.MustCompile(`\s*=\s*`)
 	space := regexp.MustCompile(`\s+`)
-	clean := func(s string) string { return space.ReplaceAllString(norm.ReplaceAllString(strings.TrimSpace(s), "="), " ") }
+	clean := func(s string) string {
+		return space.ReplaceAllString(norm.ReplaceAllString(strings.TrimSpace(s), "="), " ")
+	}
 	var blocks []string
 	for i, part := range strings.Split(string(readme), "```") {
 		if i%2 == 1 {
