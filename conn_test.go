@@ -86,8 +86,15 @@ func (s *goSMTPSession) Data(r io.Reader) error {
 func startGoSMTP(t *testing.T, maxRcpts int) (*goSMTPBackend, netip.AddrPort) {
 	t.Helper()
 	be := &goSMTPBackend{}
+	return be, serveSMTP(t, be, "gosmtp.test", maxRcpts)
+}
+
+// serveSMTP serves a go-smtp server for be on a loopback port until the
+// test ends (maxRcpts 0: no limit).
+func serveSMTP(t *testing.T, be gosmtp.Backend, domain string, maxRcpts int) netip.AddrPort {
+	t.Helper()
 	srv := gosmtp.NewServer(be)
-	srv.Domain = "gosmtp.test"
+	srv.Domain = domain
 	srv.MaxRecipients = maxRcpts
 	srv.MaxMessageBytes = 10 << 20
 	srv.ReadTimeout = 10 * time.Second
@@ -105,7 +112,7 @@ func startGoSMTP(t *testing.T, maxRcpts int) (*goSMTPBackend, netip.AddrPort) {
 		srv.Close()
 		<-done
 	})
-	return be, l.Addr().(*net.TCPAddr).AddrPort()
+	return l.Addr().(*net.TCPAddr).AddrPort()
 }
 
 // connRun collects what a Conn reports.

@@ -3,7 +3,6 @@ package smtpfeed
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -46,28 +45,68 @@ func (s heldSession) Data(r io.Reader) error {
 func startHeldDot(t *testing.T) (*heldDot, netip.AddrPort) {
 	t.Helper()
 	h := &heldDot{arrived: make(chan struct{}, 16), release: make(chan struct{})}
-	srv := gosmtp.NewServer(h)
-	srv.Domain = "held.test"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		srv.Serve(l)
-	}()
+	addr := serveSMTP(t, h, "held.test", 0)
 	released := false
-	t.Cleanup(func() {
+	t.Cleanup(func() { // before the server's, which waits for its sessions
 		if !released {
 			close(h.release)
 		}
-		srv.Close()
-		<-done
 	})
 	h.releaseOnce = func() { released = true; close(h.release) }
-	return h, l.Addr().(*net.TCPAddr).AddrPort()
+	return h, addr
+}
+
+// arrivedNow reports, without waiting, that a message's data came in.
+func (h *heldDot) arrivedNow() bool {
+	select {
+	case <-h.arrived:
+		return true
+	default:
+		return false
+	}
+}
+
+// heldRun is an engine delivering to a heldDot as held.test's MX.
+type heldRun struct {
+	e       *Engine
+	rcpts   []string
+	answers [][]Outcome
+	done    bool
+}
+
+func newHeldRun(t *testing.T, smtpAddr netip.AddrPort, tweak func(*Config)) *heldRun {
+	t.Helper()
+	dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
+	cfg := Config{
+		Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
+		SMTP:     smtp.Config{Hostname: "feed.test"},
+		Port:     smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	e, err := NewEngine(newLoop(t, nil), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &heldRun{e: e}
+}
+
+// deliver starts one message to rcpts; the answers collect in r.
+func (r *heldRun) deliver(rcpts ...string) {
+	r.rcpts, r.answers = rcpts, make([][]Outcome, len(rcpts))
+	r.e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
+		func(i int, o Outcome) { r.answers[i] = append(r.answers[i], o) }, func() { r.done = true })
+}
+
+// check wants one answer per recipient, starting with want[i].
+func (r *heldRun) check(t *testing.T, want ...string) {
+	t.Helper()
+	for i, a := range r.answers {
+		if len(a) != 1 || !strings.HasPrefix(fmt.Sprintf("%d %s", a[0].Code, a[0].Enhanced), want[i]) {
+			t.Errorf("%s: %v, want one %s", r.rcpts[i], a, want[i])
+		}
+	}
 }
 
 // TestEngineStopAfterDot: HUP (Drain) or TERM (Terminate) while a
@@ -84,53 +123,29 @@ func TestEngineStopAfterDot(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, smtpAddr := startHeldDot(t)
-			dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
-			e, err := NewEngine(newLoop(t, nil), Config{
-				Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
-				SMTP:     smtp.Config{Hostname: "feed.test"},
-				Port:     smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rcpts := []string{"a@held.test", "b@held.test"}
-			answers := make([][]Outcome, len(rcpts))
-			done := false
-			e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
-				func(i int, o Outcome) { answers[i] = append(answers[i], o) }, func() { done = true })
-			arrived := func() bool {
-				select {
-				case <-h.arrived:
-					return true
-				default:
-					return false
-				}
-			}
-			stepUntil(t, e.loop, arrived, 10*time.Second)
-			tc.stop(e)
+			r := newHeldRun(t, smtpAddr, nil)
+			r.deliver("a@held.test", "b@held.test")
+			stepUntil(t, r.e.loop, h.arrivedNow, 10*time.Second)
+			tc.stop(r.e)
 			// A few passes with the reply still held: nobody is answered,
 			// and the connection is still there to take the reply.
 			for range 20 {
-				if err := e.loop.Step(time.Millisecond); err != nil {
+				if err := r.e.loop.Step(time.Millisecond); err != nil {
 					t.Fatal(err)
 				}
 			}
-			for i, a := range answers {
+			for i, a := range r.answers {
 				if len(a) != 0 {
-					t.Fatalf("%s answered %v before the server replied to the dot", rcpts[i], a)
+					t.Fatalf("%s answered %v before the server replied to the dot", r.rcpts[i], a)
 				}
 			}
-			if e.Open() != 1 {
-				t.Fatalf("%d connections open while the dot's reply is owed, want 1", e.Open())
+			if r.e.Open() != 1 {
+				t.Fatalf("%d connections open while the dot's reply is owed, want 1", r.e.Open())
 			}
 			h.releaseOnce()
-			stepUntil(t, e.loop, func() bool { return done }, 10*time.Second)
-			for i, a := range answers {
-				if len(a) != 1 || a[0].Code != 250 {
-					t.Errorf("%s: %v, want one 250 (the server's verdict)", rcpts[i], a)
-				}
-			}
-			stepUntil(t, e.loop, func() bool { return e.Open() == 0 }, 10*time.Second)
+			stepUntil(t, r.e.loop, func() bool { return r.done }, 10*time.Second)
+			r.check(t, "250", "250") // the server's verdict
+			stepUntil(t, r.e.loop, func() bool { return r.e.Open() == 0 }, 10*time.Second)
 		})
 	}
 }
@@ -142,45 +157,22 @@ func TestEngineStopAfterDot(t *testing.T) {
 // has begun to carry get 4.4.7 and are never sent.
 func TestEngineDeadlineAfterDot(t *testing.T) {
 	h, smtpAddr := startHeldDot(t)
-	dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
-	const deadline = 300 * time.Millisecond
-	e, err := NewEngine(newLoop(t, nil), Config{
-		Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
+	r := newHeldRun(t, smtpAddr, func(c *Config) {
 		// One recipient per SMTP transaction: the first waits for its
 		// dot's reply, the second's MAIL group follows its dot
 		// (pipelined, so begun), the third waits in the client's queue.
-		SMTP: smtp.Config{Hostname: "feed.test", MaxRcpts: 1},
-		Port: smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
-		MessageTimeout: deadline,
+		c.SMTP.MaxRcpts = 1
+		c.MessageTimeout = 300 * time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcpts := []string{"a@held.test", "b@held.test", "c@held.test"}
-	answers := make([][]Outcome, len(rcpts))
-	done := false
-	e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
-		func(i int, o Outcome) { answers[i] = append(answers[i], o) }, func() { done = true })
-	stepUntil(t, e.loop, func() bool {
-		select {
-		case <-h.arrived:
-			return true
-		default:
-			return false
-		}
-	}, 10*time.Second)
-	stepUntil(t, e.loop, func() bool { return len(answers[2]) > 0 }, 10*time.Second)
-	if len(answers[0]) != 0 {
-		t.Fatalf("%s answered %v while its dot's reply is owed", rcpts[0], answers[0])
+	r.deliver("a@held.test", "b@held.test", "c@held.test")
+	stepUntil(t, r.e.loop, h.arrivedNow, 10*time.Second)
+	stepUntil(t, r.e.loop, func() bool { return len(r.answers[2]) > 0 }, 10*time.Second)
+	if len(r.answers[0]) != 0 {
+		t.Fatalf("%s answered %v while its dot's reply is owed", r.rcpts[0], r.answers[0])
 	}
 	h.releaseOnce()
-	stepUntil(t, e.loop, func() bool { return done }, 10*time.Second)
-	want := []string{"250", "250", "451 4.4.7"}
-	for i, a := range answers {
-		if len(a) != 1 || !strings.HasPrefix(fmt.Sprintf("%d %s", a[0].Code, a[0].Enhanced), want[i]) {
-			t.Errorf("%s: %v, want one %s", rcpts[i], a, want[i])
-		}
-	}
+	stepUntil(t, r.e.loop, func() bool { return r.done }, 10*time.Second)
+	r.check(t, "250", "250", "451 4.4.7")
 }
 
 // TestEngineDeadlineCut: a transaction begun before the deadline gets
@@ -189,31 +181,16 @@ func TestEngineDeadlineAfterDot(t *testing.T) {
 // final dot hears 4.4.2 (possibly delivered), the others 4.4.7.
 func TestEngineDeadlineCut(t *testing.T) {
 	_, smtpAddr := startHeldDot(t) // never lets the dot's reply go
-	dnsAddr := newZone(t, "held.test. MX 10 mx.held.test.", "mx.held.test. A 127.0.0.1").serve(t)
-	e, err := NewEngine(newLoop(t, nil), Config{
-		Resolver: ResolverConfig{Servers: []netip.AddrPort{dnsAddr}, IPv4Only: true, Timeout: 2 * time.Second},
-		SMTP:     smtp.Config{Hostname: "feed.test", MaxRcpts: 1},
-		Port:     smtpAddr.Port(), ConnectTimeout: time.Second, IdleTime: time.Second,
-		MessageTimeout: 300 * time.Millisecond, DeadlineGrace: 300 * time.Millisecond,
+	r := newHeldRun(t, smtpAddr, func(c *Config) {
+		c.SMTP.MaxRcpts = 1
+		c.MessageTimeout, c.DeadlineGrace = 300*time.Millisecond, 300*time.Millisecond
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rcpts := []string{"a@held.test", "b@held.test", "c@held.test"}
-	answers := make([][]Outcome, len(rcpts))
-	done := false
-	e.Deliver(&Message{From: "list@lists.test", Rcpts: rcpts, Data: []byte(sim.TestMessage)},
-		func(i int, o Outcome) { answers[i] = append(answers[i], o) }, func() { done = true })
-	stepUntil(t, e.loop, func() bool { return done }, 10*time.Second)
+	r.deliver("a@held.test", "b@held.test", "c@held.test")
+	stepUntil(t, r.e.loop, func() bool { return r.done }, 10*time.Second)
 	// a's dot is out when the cut comes; b's MAIL group followed it
 	// (pipelined) but its data never went; c was never begun.
-	want := []string{"451 4.4.2", "451 4.4.7", "451 4.4.7"}
-	for i, a := range answers {
-		if len(a) != 1 || fmt.Sprintf("%d %s", a[0].Code, a[0].Enhanced) != want[i] {
-			t.Errorf("%s: %v, want one %s", rcpts[i], a, want[i])
-		}
-	}
-	if !answers[0][0].PossibleDuplicate {
-		t.Errorf("%s: not marked a possible duplicate", rcpts[0])
+	r.check(t, "451 4.4.2", "451 4.4.7", "451 4.4.7")
+	if !r.answers[0][0].PossibleDuplicate {
+		t.Errorf("%s: not marked a possible duplicate", r.rcpts[0])
 	}
 }

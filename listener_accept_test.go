@@ -1,3 +1,5 @@
+//go:build linux
+
 package smtpfeed
 
 import (
@@ -11,14 +13,6 @@ import (
 
 	"smtpfeed/reactor"
 )
-
-// noticeLog keeps the engine's notices.
-type noticeLog struct {
-	nopLogger
-	notices []string
-}
-
-func (l *noticeLog) Notice(s string) { l.notices = append(l.notices, s) }
 
 // TestListenerAcceptOutOfDescriptors: a caller waiting in the accept
 // queue while the process is out of descriptors keeps the listening

@@ -14,6 +14,14 @@ import (
 	"smtpfeed/reactor"
 )
 
+// noticeLog keeps the engine's notices.
+type noticeLog struct {
+	nopLogger
+	notices []string
+}
+
+func (l *noticeLog) Notice(s string) { l.notices = append(l.notices, s) }
+
 // TestListenerAllowPeers: a TCP listener serves only peers in the
 // networks allowed; anyone else hears 421 4.7.1 and is closed, and is
 // logged once however often it comes back. The whole 127.0.0.0/8 is on

@@ -277,9 +277,16 @@ func (qq *query) malformed(now time.Time, idx int, err error, overTCP bool) {
 	r := qq.r
 	r.stats.Malformed++
 	qq.lastErr = fmt.Sprintf("%v sent an answer for %s that does not parse: %v", r.servers[idx].addr, qq.q, err)
-	qq.markFailed(idx)
 	qq.broken++
-	if qq.allFailed() && qq.broken > 1 {
+	qq.failOver(now, idx, overTCP, qq.broken == 1)
+}
+
+// failOver moves the query on from server idx, which failed it (lastErr
+// says how): to the next server it has not failed on, or, with none
+// left, to failure, after one more try when again is set.
+func (qq *query) failOver(now time.Time, idx int, overTCP, again bool) {
+	qq.markFailed(idx)
+	if qq.allFailed() && !again {
 		qq.finish(now, reply{neg: cache.Failure, why: qq.lastErr}, true)
 		return
 	}
@@ -306,17 +313,7 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 	case resolv.KindServFail, resolv.KindRefused:
 		qq.lastErr = fmt.Sprintf("%v answered %s for %s", srv.addr, ans.Kind, qq.q)
 		srv.avoidUntil = now.Add(avoidFor)
-		qq.markFailed(idx)
-		if qq.allFailed() {
-			qq.finish(now, reply{neg: cache.Failure, why: qq.lastErr}, true)
-			return
-		}
-		if overTCP {
-			qq.closeTCP()
-			qq.startTCP(now, qq.nextServer(now))
-			return
-		}
-		qq.sendUDP(now)
+		qq.failOver(now, idx, overTCP, false)
 		return
 	}
 	for i := range ans.MX {
