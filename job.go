@@ -157,12 +157,22 @@ func (j *job) expire(now time.Time) {
 			r.finish(o)
 		}
 	}
+	// Gathered first: a withdrawal answers recipients, which takes
+	// settled transactions off d.inflight.
+	type withdrawal struct {
+		c  *Conn
+		tx *smtp.Transaction
+	}
+	var ws []withdrawal
 	for _, d := range j.e.dests {
 		for _, b := range d.inflight {
 			if b.j == j && d.conn != nil {
-				d.conn.Withdraw(&b.tx, "the message deadline passed")
+				ws = append(ws, withdrawal{d.conn, &b.tx})
 			}
 		}
+	}
+	for _, w := range ws {
+		w.c.Withdraw(w.tx, "the message deadline passed")
 	}
 	if j.left > 0 {
 		j.cutoff = j.e.loop.AddTimer(now.Add(j.e.cfg.DeadlineGrace), j.cut)
