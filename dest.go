@@ -78,7 +78,7 @@ func (d *dest) add(r *rcpt) {
 		// Recipients routed in the same pass share one transaction: the
 		// flush waits for the end of the pass.
 		if d.pending == nil || !d.pending.Pending() {
-			d.pending = d.e.loop.AddTimer(d.e.loop.Now(), func(time.Time) {
+			d.pending = d.e.loop.Later(func(time.Time) {
 				if d.conn != nil && d.conn.Reusable() {
 					d.flush()
 				}

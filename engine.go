@@ -338,7 +338,7 @@ func (e *Engine) kick(addr netip.Addr) {
 	}
 	e.kicks = append(e.kicks, addr)
 	if e.kickTimer == nil || !e.kickTimer.Pending() {
-		e.kickTimer = e.loop.AddTimer(e.loop.Now(), e.runKicks)
+		e.kickTimer = e.loop.Later(e.runKicks)
 	}
 }
 

@@ -400,7 +400,7 @@ func (l *mxLookup) onTimeout(now time.Time) {
 	l.finish(now, failTemp(l.domain, fmt.Sprintf("no answer within %v", l.r.cfg.Timeout)))
 }
 
-// finish delivers the result once: from a zero-delay timer when called
+// finish delivers the result once: through Loop.Later when called
 // inside LookupMX, so that done never runs under its caller's feet.
 func (l *mxLookup) finish(now time.Time, fail *Failure) {
 	if l.state == mxDone {
@@ -418,7 +418,7 @@ func (l *mxLookup) finish(now time.Time, fail *Failure) {
 	}
 	res := MXResult{Domain: l.domain, Hosts: l.hosts, Implicit: l.implicit, Fail: fail}
 	if l.starting {
-		l.r.loop.AddTimer(now, func(time.Time) { l.done(res) })
+		l.r.loop.Later(func(time.Time) { l.done(res) })
 		return
 	}
 	l.done(res)

@@ -58,7 +58,7 @@ func (r *Resolver) ResolvePlan(rcpts []string, done func(*Plan)) error {
 	}
 	pending := len(order)
 	if pending == 0 {
-		r.loop.AddTimer(r.loop.Now(), func(time.Time) { done(p) })
+		r.loop.Later(func(time.Time) { done(p) })
 		return nil
 	}
 	for _, d := range order {

@@ -105,6 +105,12 @@ func (l *Loop) AddTimer(when time.Time, f func(now time.Time)) *Timer {
 	return t
 }
 
+// Later runs f once the handlers of this pass are done, before the loop
+// waits again: work that must not run under its caller's feet (a
+// callback inside the call that asked for it, or a batch that the rest of
+// the pass may still add to). It is a timer due now; StopTimer cancels it.
+func (l *Loop) Later(f func(now time.Time)) *Timer { return l.AddTimer(l.Now(), f) }
+
 // ResetTimer makes t due at when, whether or not it is pending.
 func (l *Loop) ResetTimer(t *Timer, when time.Time) {
 	l.timerSeq++

@@ -373,3 +373,22 @@ func TestTimerHeapRandom(t *testing.T) {
 		})
 	}
 }
+
+// TestLater: work put off with Later runs in the same pass, after the
+// handler that asked for it, without the clock moving; a stopped one
+// does not run.
+func TestLater(t *testing.T) {
+	l, c := timerLoop(t)
+	var got []string
+	l.AddTimer(c.Now(), func(time.Time) {
+		l.Later(func(time.Time) { got = append(got, "later") })
+		stopped := l.Later(func(time.Time) { got = append(got, "stopped") })
+		l.StopTimer(stopped)
+		got = append(got, "handler")
+	})
+	step(t, l)
+	step(t, l) // a pass of its own at most, never a wait
+	if want := []string{"handler", "later"}; !slices.Equal(got, want) {
+		t.Fatalf("ran %v, want %v", got, want)
+	}
+}
