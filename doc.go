@@ -1,17 +1,31 @@
 // Package smtpfeed is the delivery engine: the only code that owns the
 // reactor loop. It resolves every recipient domain at once with its own
-// resolver (resolver*.go, mxlookup.go), groups recipients by MX host and,
-// in resolve-only mode (resolveonly.go), reports that grouping instead of
-// delivering.
+// resolver (resolver*.go, mxlookup.go), groups recipients by MX host,
+// delivers to each host over one pipelined SMTP connection at a time
+// (dest.go, conn.go, pool.go) and answers the caller once per recipient
+// (job.go, outcome.go, lmtpconn.go); in resolve-only mode (resolveonly.go)
+// it reports the grouping instead of delivering.
 //
-// Invariants:
+// The engine's invariants:
+//   - Every accepted recipient gets exactly one answer, from the loop, and
+//     the caller's side writes them in RCPT order.
+//   - No recipient is answered delivered without a 2xx to its RCPT and to
+//     the final dot of the transaction that carried it; a connection lost
+//     after that dot answers 4.4.2 (possibly delivered), never 2xx or 5xx.
+//   - A recipient's answer comes no later than the message deadline plus
+//     DeadlineGrace; one whose message may already be delivered is never
+//     answered before its server's verdict while that verdict can still
+//     come (deadline, HUP, the first TERM).
 //   - Everything runs on the loop's goroutine: no locks, no goroutines,
 //     and the time is the loop's pass time, passed down as now.
+//
+// The resolver's invariants:
 //   - A (name, type) is asked at most once at a time (in-flight
 //     deduplication) and not again while the cache holds an answer or a
 //     remembered failure for it.
 //   - At most ResolverConfig.MaxOutstanding queries are on the wire at once;
 //     the rest wait in FIFO order.
 //   - Every lookup ends, with addresses or a Failure carrying the reply
-//     code for its recipients, no later than ResolverConfig.Timeout after it began.
+//     code for its recipients, no later than ResolverConfig.Timeout after
+//     it began; a broken answer from the server asked ends it sooner.
 package smtpfeed

@@ -1,6 +1,6 @@
 //go:build mta
 
-// The MTA integration tests (issue 6): a real sendmail, Exim or Postfix
+// The MTA integration tests: a real sendmail, Exim or Postfix
 // takes a message for a list of recipients from its own sendmail command,
 // hands it to smtpfeed, and smtpfeed delivers into simnet. Each run happens
 // in network, mount and PID namespaces of its own (unshare --kill-child),
@@ -176,7 +176,7 @@ func newMTAEnv(t *testing.T) *mtaEnv {
 		t.Fatal(err)
 	}
 	msg := "From: List Owner <" + mtaSender + ">\nTo: The List <" + mtaListAddr + ">\n" +
-		"Subject: issue 6: one message, 1000 recipients\n\nHello, list.\n.leading dot survives\n"
+		"Subject: one message, 1000 recipients\n\nHello, list.\n.leading dot survives\n"
 	if err := os.WriteFile(filepath.Join(e.dir, "message"), []byte(msg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestSimSharedHosts(t *testing.T) {
 	// The window is held at 256: with no delay, a larger one queues
 	// answers behind the in-process server for more than the 20 ms
 	// retransmission floor, and spurious retransmissions are not what
-	// this test is about (see the report of issue 3).
+	// this test is about (BenchmarkResolveSim measures the window).
 	h := newHarness(t, nil, ResolverConfig{Servers: []netip.AddrPort{s.DNSAddr()}, IPv4Only: true, Timeout: 20 * time.Second, MaxOutstanding: 256})
 	got := h.lookupAll(domainNames(s.World), 40*time.Second, 0)
 	rep := s.Report()

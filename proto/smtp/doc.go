@@ -1,5 +1,6 @@
 // Package smtp is smtpfeed's sans-I/O SMTP client side: the reply parser,
-// enhanced status codes, and (as it grows) the pipelining client machine.
+// enhanced status codes, the message's wire form (dot-stuffed, CRLF), and
+// the pipelining client machine (Client), a queue of expected replies.
 // Nothing here does a syscall or reads a clock; callers feed bytes in and
 // take bytes and results out.
 //
