@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"syscall"
 	"time"
+
+	"smtpfeed/reactor"
 )
 
 func main() {
@@ -49,13 +50,4 @@ func main() {
 
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit: the
 // world's thousands of listeners and connections live in this process.
-func raiseFileLimit() {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-	}
-}
+func raiseFileLimit() { reactor.RaiseFileLimit() }
