@@ -4,7 +4,6 @@ package smtpfeed
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -84,24 +83,12 @@ cp /var/log/exim4/mainlog $D/mainlog 2>/dev/null
 func TestMTAExim(t *testing.T) {
 	requireMTA(t, "exim4-daemon-light", "exim4")
 	e := newMTAEnv(t)
-	runs := map[string]*mtaRun{}
-	for _, mode := range []string{"smtpfeed", "own"} {
-		dir := e.dir + "/" + mode
+	e.compare(t, "Exim", func(mode, dir string) string {
 		router, transport := eximOwnRouter, eximOwnTransport
 		if mode == "smtpfeed" {
 			router, transport = eximFeedRouter, fmt.Sprintf(eximFeedTransport, dir)
 		}
 		mtaWrite(t, dir+"/exim4.conf", fmt.Sprintf(eximConf, dir, router, transport))
-		r := e.run(t, mode, fmt.Sprintf(eximBody, dir, e.bin))
-		e.check(t, r)
-		if mode == "smtpfeed" {
-			log := mtaRead(dir + "/smtpfeed.log")
-			if !strings.Contains(log, "nrcpts=") {
-				t.Errorf("smtpfeed logged no summary line:\n%s", mtaTail(log, 20))
-			}
-			t.Logf("smtpfeed's summary: %s", mtaGrep(log, "nrcpts="))
-		}
-		runs[mode] = r
-	}
-	e.logTimes(t, "Exim", runs["smtpfeed"], runs["own"])
+		return fmt.Sprintf(eximBody, dir, e.bin)
+	})
 }

@@ -237,6 +237,29 @@ echo DONE
 `
 
 // run runs one MTA part in fresh namespaces and reads what it left.
+// compare runs the MTA twice on the same world, handing the list once to
+// smtpfeed and once to the MTA's own SMTP client: script returns the MTA
+// part of a run (mode "smtpfeed" or "own") whose files go in dir. Both
+// runs are checked against the world, smtpfeed's summary line must be
+// logged, and the two times go into one TIMING line.
+func (e *mtaEnv) compare(t *testing.T, mta string, script func(mode, dir string) string) {
+	t.Helper()
+	runs := map[string]*mtaRun{}
+	for _, mode := range []string{"smtpfeed", "own"} {
+		r := e.run(t, mode, script(mode, filepath.Join(e.dir, mode)))
+		e.check(t, r)
+		if mode == "smtpfeed" {
+			log := mtaRead(r.dir + "/smtpfeed.log")
+			if !strings.Contains(log, "nrcpts=") {
+				t.Errorf("smtpfeed logged no summary line:\n%s", mtaTail(log, 20))
+			}
+			t.Logf("smtpfeed's summary: %s", mtaGrep(log, "nrcpts="))
+		}
+		runs[mode] = r
+	}
+	e.logTimes(t, mta, runs["smtpfeed"], runs["own"])
+}
+
 func (e *mtaEnv) run(t *testing.T, name, body string) *mtaRun {
 	t.Helper()
 	r := &mtaRun{name: name, dir: filepath.Join(e.dir, name)}

@@ -4,7 +4,6 @@ package smtpfeed
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -51,24 +50,13 @@ cat /var/mail/owner >$D/mailbox.txt 2>/dev/null
 func TestMTASendmail(t *testing.T) {
 	requireMTA(t, "sendmail-bin sendmail-cf m4", "sendmail", "m4", "/usr/share/sendmail/cf/m4/cf.m4")
 	e := newMTAEnv(t)
-	runs := map[string]*mtaRun{}
-	for _, mode := range []string{"smtpfeed", "own"} {
+	e.compare(t, "sendmail", func(mode, _ string) string {
 		mailer := ""
 		if mode == "smtpfeed" {
 			mailer = sendmailFeed
 		}
-		r := e.run(t, mode, mtaSendmailScript(t, e, mode, mailer))
-		e.check(t, r)
-		if mode == "smtpfeed" {
-			log := mtaRead(r.dir + "/smtpfeed.log")
-			if !strings.Contains(log, "nrcpts=") {
-				t.Errorf("smtpfeed logged no summary line:\n%s", mtaTail(log, 20))
-			}
-			t.Logf("smtpfeed's summary: %s", mtaGrep(log, "nrcpts="))
-		}
-		runs[mode] = r
-	}
-	e.logTimes(t, "sendmail", runs["smtpfeed"], runs["own"])
+		return mtaSendmailScript(t, e, mode, mailer)
+	})
 }
 
 // mtaSendmailScript writes the run's sendmail.mc and returns the MTA part.
