@@ -84,7 +84,7 @@ func (j *job) groupByDomain() []*rcptDomain {
 		r := &j.rcpts[i]
 		_, name, err := SplitAddress(r.addr())
 		if err != nil {
-			r.finish(Outcome{Status: smtp.Bounced, Code: 501, Enhanced: "5.1.3", Text: err.Error()})
+			r.finish(outcomeBadAddress(err))
 			continue
 		}
 		d := byName[name]

@@ -279,7 +279,7 @@ func (c *LMTPConn) resolve(rcpts []string, answer func(int, Outcome)) {
 	})
 	if err != nil {
 		for i := range rcpts {
-			answer(i, Outcome{Code: 501, Enhanced: "5.1.3", Text: err.Error()})
+			answer(i, outcomeBadAddress(err))
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/idna"
 
 	"smtpfeed/cache"
+	"smtpfeed/proto/lmtp"
 	"smtpfeed/proto/resolv"
 	"smtpfeed/reactor"
 )
@@ -48,34 +49,47 @@ type MailHost struct {
 	Fail  *Failure // why the host has no address, when it has none
 }
 
+// FailKind is why a lookup gave its domain no mail host. What the
+// recipients hear for each is outcome.go's table (failReplies).
+type FailKind uint8
+
+const (
+	FailBadName   FailKind = iota + 1 // not a domain name or literal (IDNA included)
+	FailNoDomain                      // NXDOMAIN
+	FailNullMX                        // the domain accepts no mail (RFC 7505)
+	FailNoAddress                     // no MX host has an address
+	FailFamily                        // an address literal of a family not used (-N 4)
+	FailTemporary                     // server failure, timeout, broken answers, a CNAME loop
+	FailLoop                          // this host is the best MX (RFC 5321 §5.1)
+)
+
 // Failure is a lookup's outcome for the recipients of its domain: the
-// reply code, enhanced status code (RFC 3463) and text they get.
+// kind, and the text that says what failed for which name.
 type Failure struct {
-	Code     int
-	Enhanced string
-	Text     string
+	Kind FailKind
+	Text string
 }
 
 // Temporary reports whether the recipients should be tried again later.
-func (f *Failure) Temporary() bool { return f.Code/100 == 4 }
+func (f *Failure) Temporary() bool { return f.Kind == FailTemporary }
 
-func (f *Failure) String() string { return fmt.Sprintf("%d %s %s", f.Code, f.Enhanced, f.Text) }
+func (f *Failure) String() string { return outcomeFail(f).String() }
 
 // The failures RFC 5321 §5.1, RFC 7505 and RFC 3463 prescribe.
 func failNullMX(d string) *Failure {
-	return &Failure{556, "5.1.10", fmt.Sprintf("domain %s accepts no mail (null MX)", d)}
+	return &Failure{FailNullMX, fmt.Sprintf("domain %s accepts no mail (null MX)", d)}
 }
 func failNXDomain(d, why string) *Failure {
-	return &Failure{550, "5.1.2", fmt.Sprintf("domain %s does not exist: %s", d, why)}
+	return &Failure{FailNoDomain, fmt.Sprintf("domain %s does not exist: %s", d, why)}
 }
 func failNoHost(d, why string) *Failure {
-	return &Failure{550, "5.1.2", fmt.Sprintf("domain %s has no mail host with an address: %s", d, why)}
+	return &Failure{FailNoAddress, fmt.Sprintf("domain %s has no mail host with an address: %s", d, why)}
 }
 func failTemp(d, why string) *Failure {
-	return &Failure{451, "4.4.3", fmt.Sprintf("DNS lookup for %s failed: %s", d, why)}
+	return &Failure{FailTemporary, fmt.Sprintf("DNS lookup for %s failed: %s", d, why)}
 }
 func failLoop(d string) *Failure {
-	return &Failure{554, "5.4.6", fmt.Sprintf("mail for %s loops back to myself (our name is its best MX)", d)}
+	return &Failure{FailLoop, fmt.Sprintf("mail for %s loops back to myself (our name is its best MX)", d)}
 }
 
 // MXResult is where mail for one domain may go, best host first.
@@ -126,7 +140,7 @@ func (r *Resolver) LookupMX(domain string, done func(MXResult)) {
 	}
 	ascii, err := lookupName(l.domain)
 	if err != nil {
-		l.finish(now, &Failure{501, "5.1.3", err.Error()})
+		l.finish(now, &Failure{FailBadName, err.Error()})
 		return
 	}
 	l.domain = ascii
@@ -158,47 +172,17 @@ func lookupName(domain string) (string, error) {
 }
 
 func (l *mxLookup) literal(now time.Time) {
-	a, err := ParseLiteral(l.domain)
+	a, err := lmtp.ParseLiteral(l.domain)
 	if err != nil {
-		l.finish(now, &Failure{501, "5.1.3", err.Error()})
+		l.finish(now, &Failure{FailBadName, fmt.Sprintf("%s: %v", l.domain, err)})
 		return
 	}
 	if !l.r.wantFamily(a) {
-		l.finish(now, &Failure{550, "5.1.2", fmt.Sprintf("domain literal %s is IPv6 and only IPv4 is used", l.domain)})
+		l.finish(now, &Failure{FailFamily, fmt.Sprintf("domain literal %s is IPv6 and only IPv4 is used", l.domain)})
 		return
 	}
 	l.hosts = []MailHost{{Name: l.domain, Addrs: []HostAddr{{a, FromLiteral}}}}
 	l.finish(now, nil)
-}
-
-// ParseLiteral reads a domain literal (RFC 5321 §4.1.3): "[192.0.2.1]"
-// or "[IPv6:2001:db8::1]".
-func ParseLiteral(s string) (netip.Addr, error) {
-	in, ok := strings.CutPrefix(s, "[")
-	in, ok2 := strings.CutSuffix(in, "]")
-	if !ok || !ok2 {
-		return netip.Addr{}, fmt.Errorf("domain literal %q: not in brackets", s)
-	}
-	v6, isV6 := cutPrefixFold(in, "IPv6:")
-	if isV6 {
-		a, err := netip.ParseAddr(v6)
-		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
-			return netip.Addr{}, fmt.Errorf("domain literal %q: not an IPv6 address", s)
-		}
-		return a, nil
-	}
-	a, err := netip.ParseAddr(in)
-	if err != nil || !a.Is4() {
-		return netip.Addr{}, fmt.Errorf("domain literal %q: not an IPv4 address", s)
-	}
-	return a, nil
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return s[len(prefix):], true
-	}
-	return s, false
 }
 
 func (l *mxLookup) askMX(now time.Time) {

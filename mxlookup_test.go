@@ -93,7 +93,7 @@ func TestLookupMX(t *testing.T) {
 			res := got[c.domain]
 			var fail string
 			if res.Fail != nil {
-				fail = fmt.Sprintf("%d %s", res.Fail.Code, res.Fail.Enhanced)
+				fail = fmt.Sprintf("%d %s", outcomeFail(res.Fail).Code, outcomeFail(res.Fail).Enhanced)
 			}
 			var hosts []string
 			for _, mh := range res.Hosts {
@@ -124,10 +124,10 @@ func TestLookupMX(t *testing.T) {
 	if a := again["noglue.test"]; a.Fail != nil || a.Hosts[0].Addrs[0].From != FromCache {
 		t.Errorf("LookupMX(noglue.test) again = %+v, want addresses from the cache", a)
 	}
-	if a := again["nx.test"]; a.Fail == nil || a.Fail.Code != 550 {
+	if a := again["nx.test"]; a.Fail == nil || outcomeFail(a.Fail).Code != 550 {
 		t.Errorf("LookupMX(nx.test) again = %v, want 550 from the negative cache", a.Fail)
 	}
-	if a := again["fail.test"]; a.Fail == nil || a.Fail.Code != 451 {
+	if a := again["fail.test"]; a.Fail == nil || outcomeFail(a.Fail).Code != 451 {
 		t.Errorf("LookupMX(fail.test) again = %v, want 451 from the failure cache", a.Fail)
 	}
 }
@@ -214,7 +214,7 @@ func TestSilentServerTimesOutTogether(t *testing.T) {
 	_ = got
 	for _, d := range domains {
 		res := got[d]
-		if res.Fail == nil || res.Fail.Code != 451 || res.Fail.Enhanced != "4.4.3" {
+		if res.Fail == nil || outcomeFail(res.Fail).Code != 451 || outcomeFail(res.Fail).Enhanced != "4.4.3" {
 			t.Fatalf("LookupMX(%q) = %v, want 451 4.4.3", d, res.Fail)
 		}
 	}

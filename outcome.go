@@ -77,10 +77,29 @@ func enhancedOr(r smtp.Reply) string {
 	return fmt.Sprintf("%d.0.0", r.Class())
 }
 
+// failReplies is what the recipients of a domain hear for each way its
+// lookup can fail (RFC 5321 §5.1, RFC 7505, RFC 3463).
+var failReplies = [...]struct {
+	code     int
+	enhanced string
+}{
+	FailBadName:   {501, "5.1.3"},
+	FailNoDomain:  {550, "5.1.2"},
+	FailNullMX:    {556, "5.1.10"},
+	FailNoAddress: {550, "5.1.2"},
+	FailFamily:    {550, "5.1.2"},
+	FailTemporary: {451, "4.4.3"},
+	FailLoop:      {554, "5.4.6"},
+}
+
 // outcomeFail is the outcome of a lookup failure.
 func outcomeFail(f *Failure) Outcome {
-	return Outcome{Status: statusOf(f.Code), Code: f.Code, Enhanced: f.Enhanced, Text: f.Text}
+	r := failReplies[f.Kind]
+	return Outcome{Status: statusOf(r.code), Code: r.code, Enhanced: r.enhanced, Text: f.Text}
 }
+
+// outcomeBadAddress: the recipient's address does not parse.
+func outcomeBadAddress(err error) Outcome { return outcomeFail(&Failure{FailBadName, err.Error()}) }
 
 // outcomeUnreachable: every MX host of the recipient failed.
 func outcomeUnreachable(domain string, lastErr string) Outcome {
@@ -96,8 +115,7 @@ func outcomeUnreachable(domain string, lastErr string) Outcome {
 // delivering would hand the mail back to our own MTA. Worded as Postfix
 // words it; 5.4.6 is RFC 3463's routing loop.
 func outcomeLoop(domain, self string) Outcome {
-	return Outcome{Status: smtp.Bounced, Code: 554, Enhanced: "5.4.6",
-		Text: fmt.Sprintf("mail for %s loops back to myself (%s is this host)", domain, self)}
+	return outcomeFail(&Failure{FailLoop, fmt.Sprintf("mail for %s loops back to myself (%s is this host)", domain, self)})
 }
 
 // outcomeLocal: this host failed (out of descriptors or buffers, a

@@ -237,7 +237,7 @@ func (e *Engine) withFallback(f func(*MXResult)) {
 		if res.Fail == nil {
 			hosts, self := e.dropSelf(res.Hosts)
 			if len(hosts) == 0 && self != "" {
-				res.Fail = &Failure{554, "5.4.6", fmt.Sprintf("mail for %s loops back to myself (%s is this host)", name, self)}
+				res.Fail = &Failure{FailLoop, fmt.Sprintf("mail for %s loops back to myself (%s is this host)", name, self)}
 			}
 			res.Hosts = hosts
 		}

@@ -24,7 +24,7 @@ func TestResolverMalformedAnswer(t *testing.T) {
 		h := newHarness(t, clock, ResolverConfig{Servers: []netip.AddrPort{z.serve(t)}, Timeout: 75 * time.Second})
 		start := clock.Now()
 		res := h.lookupAll([]string{"good.test"}, 10*time.Second, 10*time.Millisecond)["good.test"]
-		if res.Fail == nil || res.Fail.Code != 451 || res.Fail.Enhanced != "4.4.3" || !strings.Contains(res.Fail.Text, "does not parse") {
+		if res.Fail == nil || outcomeFail(res.Fail).Code != 451 || outcomeFail(res.Fail).Enhanced != "4.4.3" || !strings.Contains(res.Fail.Text, "does not parse") {
 			t.Fatalf("lookup = %+v, want 451 4.4.3 naming the broken answer", res)
 		}
 		if took := clock.Now().Sub(start); took > 5*time.Second {
@@ -69,7 +69,7 @@ func TestNoImplicitMXAfterFailure(t *testing.T) {
 	got := h.lookupAll(names, 20*time.Second, 50*time.Millisecond)
 	for _, n := range names[:4] {
 		res := got[n]
-		if res.Fail == nil || res.Fail.Code != 451 || res.Fail.Enhanced != "4.4.3" || res.Implicit {
+		if res.Fail == nil || outcomeFail(res.Fail).Code != 451 || outcomeFail(res.Fail).Enhanced != "4.4.3" || res.Implicit {
 			t.Errorf("%s: %+v, want 451 4.4.3 and no implicit MX", n, res)
 		}
 		for _, qt := range []uint16{dns.TypeA, dns.TypeAAAA} {

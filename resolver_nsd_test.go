@@ -160,7 +160,7 @@ func TestNSD(t *testing.T) {
 			res := got[d]
 			code := ""
 			if res.Fail != nil {
-				code = fmt.Sprintf("%d %s", res.Fail.Code, res.Fail.Enhanced)
+				code = fmt.Sprintf("%d %s", outcomeFail(res.Fail).Code, outcomeFail(res.Fail).Enhanced)
 			}
 			if code != want || (want == "" && len(res.Hosts[0].Addrs) == 0) {
 				t.Errorf("LookupMX(%q) = %v %v, want %q", d, res.Fail, res.Hosts, want)

@@ -98,7 +98,7 @@ func TestSimWorld(t *testing.T) {
 			res := got[d.Name]
 			code := 0
 			if res.Fail != nil {
-				code = res.Fail.Code
+				code = outcomeFail(res.Fail).Code
 			}
 			if code != want[d.Kind] {
 				t.Fatalf("LookupMX(%q) = %v, want code %d", d.Name, res.Fail, want[d.Kind])

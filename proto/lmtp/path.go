@@ -1,6 +1,7 @@
 package lmtp
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -176,28 +177,40 @@ func checkDomain(d string) string {
 	return ""
 }
 
-// checkLiteral checks an address literal, brackets included (RFC 5321
-// §4.1.3): IPv4, or "IPv6:" and an IPv6 address. A General-address-literal
-// needs a tag registered with IANA, and none but IPv6 is: nothing could
-// deliver to one, so it is refused here rather than bounced later.
+// checkLiteral checks an address literal, brackets included, with
+// ParseLiteral.
 func checkLiteral(d string) string {
-	if len(d) < 3 || d[len(d)-1] != ']' {
-		return "bad address literal"
+	if _, err := ParseLiteral(d); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// ParseLiteral reads an address literal, brackets included (RFC 5321
+// §4.1.3): an IPv4 address, or "IPv6:" and an IPv6 address that is not
+// an IPv4-mapped one (write the IPv4 address) and has no zone. A
+// General-address-literal needs a tag registered with IANA, and none but
+// IPv6 is: nothing could deliver to one, so it is refused. It is the one
+// parser of literals: the LMTP side refuses at RCPT what the resolver
+// could not route.
+func ParseLiteral(d string) (netip.Addr, error) {
+	if len(d) < 3 || d[0] != '[' || d[len(d)-1] != ']' {
+		return netip.Addr{}, errors.New("bad address literal")
 	}
 	in := d[1 : len(d)-1]
 	if len(in) > 5 && strings.EqualFold(in[:5], "IPv6:") {
 		a, err := netip.ParseAddr(in[5:])
-		if err != nil || !a.Is6() || a.Zone() != "" {
-			return "bad IPv6 address literal"
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return netip.Addr{}, errors.New("bad IPv6 address literal")
 		}
-		return ""
+		return a, nil
 	}
 	if strings.IndexByte(in, ':') >= 0 {
-		return "unsupported address literal"
+		return netip.Addr{}, errors.New("unsupported address literal")
 	}
 	a, err := netip.ParseAddr(in)
 	if err != nil || !a.Is4() {
-		return "bad IPv4 address literal"
+		return netip.Addr{}, errors.New("bad IPv4 address literal")
 	}
-	return ""
+	return a, nil
 }
