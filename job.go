@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"smtpfeed/proto/lmtp"
 	"smtpfeed/proto/smtp"
 	"smtpfeed/reactor"
 )
@@ -82,7 +83,7 @@ func (j *job) groupByDomain() []*rcptDomain {
 	grouped := 0
 	for i := range j.rcpts {
 		r := &j.rcpts[i]
-		_, name, err := SplitAddress(r.addr())
+		_, name, err := lmtp.SplitAddress(r.addr())
 		if err != nil {
 			r.finish(outcomeBadAddress(err))
 			continue

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"smtpfeed/proto/lmtp"
 )
 
 // Resolve-only mode (the original's -d Q): every recipient domain is
@@ -23,16 +25,6 @@ type RcptReply struct {
 
 func (r RcptReply) String() string { return fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, r.Text) }
 
-// SplitAddress splits a recipient address at its last "@" into local part
-// and domain (lower case).
-func SplitAddress(addr string) (local, domain string, err error) {
-	at := strings.LastIndexByte(addr, '@')
-	if at <= 0 || at == len(addr)-1 {
-		return "", "", fmt.Errorf("recipient %q: want local-part@domain", addr)
-	}
-	return addr[:at], strings.ToLower(addr[at+1:]), nil
-}
-
 // Plan is the outcome of resolving a recipient list.
 type Plan struct {
 	Rcpts   []string
@@ -42,12 +34,12 @@ type Plan struct {
 
 // ResolvePlan starts the lookups of every recipient domain at once and
 // calls done with the plan when all have ended. Addresses must already be
-// valid (SplitAddress).
+// valid (lmtp.SplitAddress).
 func (r *Resolver) ResolvePlan(rcpts []string, done func(*Plan)) error {
 	p := &Plan{Rcpts: rcpts, Domains: map[string]MXResult{}, byDom: map[string][]string{}}
 	var order []string
 	for _, a := range rcpts {
-		_, d, err := SplitAddress(a)
+		_, d, err := lmtp.SplitAddress(a)
 		if err != nil {
 			return err
 		}
@@ -78,7 +70,7 @@ func (r *Resolver) ResolvePlan(rcpts []string, done func(*Plan)) error {
 func (p *Plan) Replies() []RcptReply {
 	out := make([]RcptReply, 0, len(p.Rcpts))
 	for _, a := range p.Rcpts {
-		_, d, _ := SplitAddress(a)
+		_, d, _ := lmtp.SplitAddress(a)
 		res := p.Domains[d]
 		rep := RcptReply{Rcpt: a, Code: 450, Enhanced: "4.3.0", Text: "resolve-only mode: no mail sent"}
 		if res.Fail != nil {

@@ -1,7 +1,6 @@
 package smtpfeed
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -392,8 +391,7 @@ func (qq *query) startTCP(now time.Time, idx int) {
 		qq.lastErr = fmt.Sprintf("query %s over TCP to %v: %v", qq.q, srv.addr, err)
 		return // the timer tries the next server
 	}
-	out := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(pkt)), uint16(len(pkt)))
-	t := &tcpTry{fd: fd, id: id, srv: idx, out: append(out, pkt...)}
+	t := &tcpTry{fd: fd, id: id, srv: idx, out: resolv.AppendTCP(make([]byte, 0, 2+len(pkt)), pkt)}
 	if err := r.loop.Register(fd, reactor.Writable, func(now time.Time, ev reactor.Events) { qq.onTCP(now, t, ev) }); err != nil {
 		unix.Close(fd)
 		qq.lastErr = err.Error()
@@ -449,9 +447,8 @@ func (qq *query) stepTCP(now time.Time, t *tcpTry, ev reactor.Events) error {
 	// The answer is buffered by its announced length, at most
 	// resolv.MaxMessage: a peer cannot make us hold more.
 	t.in = append(t.in, r.buf[:n]...)
-	if t.want == 0 && len(t.in) >= 2 {
-		t.want = int(binary.BigEndian.Uint16(t.in))
-		if t.want == 0 {
+	if n, ok := resolv.TCPLength(t.in); ok && t.want == 0 {
+		if t.want = n; n == 0 {
 			return errors.New("empty answer")
 		}
 	}

@@ -1,12 +1,7 @@
 package smtpfeed
 
 import (
-	"bufio"
-	"fmt"
-	"io"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -35,11 +30,6 @@ const (
 	// descheduled for more than the 20 ms floor, and each pause cost a
 	// retransmission of everything queued behind it.
 	queuedSilence = 4
-	// DefaultDNSPort is where name servers listen.
-	DefaultDNSPort = 53
-	// maxResolvConfServers is glibc's MAXNS: more nameserver lines are
-	// ignored.
-	maxResolvConfServers = 3
 )
 
 // nameServer is what the resolver knows about one server.
@@ -111,87 +101,3 @@ func (s *nameServer) rto(try int, floor, ceiling time.Duration) time.Duration {
 }
 
 func (s *nameServer) avoided(now time.Time) bool { return now.Before(s.avoidUntil) }
-
-// ResolvConf is what smtpfeed takes from /etc/resolv.conf.
-type ResolvConf struct {
-	Servers []netip.AddrPort
-	// Timeout is "options timeout:n": the ceiling of the retransmission
-	// timeout (glibc waits that long for every try).
-	Timeout time.Duration
-	// Attempts is "options attempts:n". It is read and kept for the
-	// report, but the total lookup timeout, not a count, bounds retrying:
-	// with retransmissions timed from the round trip, a count of tries
-	// would give up on a lossy server within a second.
-	Attempts int
-	// Rotate is "options rotate": queries start at successive servers.
-	Rotate bool
-}
-
-// ParseResolvConf reads resolv.conf(5): nameserver lines (at most three,
-// as glibc) and the timeout, attempts and rotate options. Other lines are
-// ignored. With no nameserver line the server is 127.0.0.1, as in glibc.
-func ParseResolvConf(r io.Reader) (ResolvConf, error) {
-	rc := ResolvConf{Timeout: RetransmitCeiling, Attempts: 2}
-	sc := bufio.NewScanner(r)
-	for line := 1; sc.Scan(); line++ {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") || strings.HasPrefix(f[0], ";") {
-			continue
-		}
-		switch f[0] {
-		case "nameserver":
-			if len(f) < 2 {
-				return rc, fmt.Errorf("resolv.conf line %d: nameserver without an address", line)
-			}
-			a, err := ParseServer(f[1])
-			if err != nil {
-				return rc, fmt.Errorf("resolv.conf line %d: %w", line, err)
-			}
-			if len(rc.Servers) < maxResolvConfServers {
-				rc.Servers = append(rc.Servers, a)
-			}
-		case "options":
-			for _, o := range f[1:] {
-				name, val, _ := strings.Cut(o, ":")
-				switch name {
-				case "timeout", "attempts":
-					n, err := strconv.Atoi(val)
-					if err != nil || n < 1 {
-						return rc, fmt.Errorf("resolv.conf line %d: option %q: want a positive number", line, o)
-					}
-					if name == "timeout" {
-						rc.Timeout = time.Duration(min(n, 30)) * time.Second // glibc caps at 30
-					} else {
-						rc.Attempts = min(n, 5) // glibc's RES_MAXRETRY
-					}
-				case "rotate":
-					rc.Rotate = true
-				}
-			}
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return rc, fmt.Errorf("resolv.conf: %w", err)
-	}
-	if len(rc.Servers) == 0 {
-		rc.Servers = []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:53")}
-	}
-	return rc, nil
-}
-
-// ParseServer reads "host[:port]": an IPv4 address, an IPv6 address
-// (bracketed when a port follows) with an optional zone, and port 53 when
-// none is given.
-func ParseServer(s string) (netip.AddrPort, error) {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		if ap.Port() == 0 {
-			return ap, fmt.Errorf("name server %q: port 0", s)
-		}
-		return ap, nil
-	}
-	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("name server %q: not an IP address with an optional port", s)
-	}
-	return netip.AddrPortFrom(a, DefaultDNSPort), nil
-}

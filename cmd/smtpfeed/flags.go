@@ -16,6 +16,7 @@ import (
 
 	"smtpfeed"
 	"smtpfeed/proto/lmtp"
+	"smtpfeed/proto/resolv"
 	"smtpfeed/proto/smtp"
 )
 
@@ -248,7 +249,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		o.rcpts = rcpts
 	}
 	for _, a := range o.rcpts {
-		if _, _, err := smtpfeed.SplitAddress(a); err != nil {
+		if _, _, err := lmtp.SplitAddress(a); err != nil {
 			return nil, err
 		}
 	}
@@ -352,7 +353,7 @@ func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
 	cfg.Own = append([]string{o.heloName()}, o.aliases...)
 	if len(o.servers) > 0 {
 		for _, s := range o.servers {
-			a, err := smtpfeed.ParseServer(s)
+			a, err := resolv.ParseServer(s)
 			if err != nil {
 				return cfg, fmt.Errorf("-nameserver: %w", err)
 			}
@@ -365,7 +366,7 @@ func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
 		return cfg, fmt.Errorf("no -nameserver given and %w", err)
 	}
 	defer f.Close()
-	rc, err := smtpfeed.ParseResolvConf(f)
+	rc, err := resolv.ParseConf(f)
 	if err != nil {
 		return cfg, err
 	}

@@ -214,3 +214,14 @@ func ParseLiteral(d string) (netip.Addr, error) {
 	}
 	return a, nil
 }
+
+// SplitAddress splits a recipient address at its last "@" into local part
+// and domain (lower case): what a Path's Addr holds, or an address given
+// on the command line.
+func SplitAddress(addr string) (local, domain string, err error) {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "", "", fmt.Errorf("recipient %q: want local-part@domain", addr)
+	}
+	return addr[:at], strings.ToLower(addr[at+1:]), nil
+}

@@ -78,3 +78,19 @@ func TestParsePath(t *testing.T) {
 		})
 	}
 }
+
+func TestSplitAddress(t *testing.T) {
+	for _, tc := range []struct{ addr, local, domain string }{
+		{"u@Example.ORG", "u", "example.org"},
+		{`"a@b"@c.test`, `"a@b"`, "c.test"},
+		{"u@[192.0.2.1]", "u", "[192.0.2.1]"},
+		{"nobody", "", ""},
+		{"@d.test", "", ""},
+		{"u@", "", ""},
+	} {
+		local, domain, err := SplitAddress(tc.addr)
+		if (err != nil) != (tc.local == "") || local != tc.local || domain != tc.domain {
+			t.Errorf("SplitAddress(%q) = %q, %q, %v; want %q, %q", tc.addr, local, domain, err, tc.local, tc.domain)
+		}
+	}
+}
