@@ -60,37 +60,6 @@ func (d *dest) downReason() string {
 	return d.downText
 }
 
-// add queues a recipient. An open connection takes it at once; otherwise
-// the connection starts when no running lookup can add more recipients,
-// or after the grace period.
-func (d *dest) add(r *rcpt) {
-	d.waiting = append(d.waiting, r)
-	if d.conn != nil && d.conn.Connecting() {
-		r.tentative()
-	}
-	switch {
-	case d.conn != nil && !d.conn.Idle():
-		// A connection still connecting or in a transaction takes what
-		// came meanwhile as one transaction when it is idle (idled):
-		// queued at once, each pass's few recipients of a lookup still
-		// running made a transaction of their own.
-	case d.conn != nil:
-		// Recipients routed in the same pass share one transaction: the
-		// flush waits for the end of the pass.
-		if d.pending == nil || !d.pending.Pending() {
-			d.pending = d.e.loop.Later(func(time.Time) {
-				if d.conn != nil && d.conn.Reusable() {
-					d.flush()
-				}
-			})
-		}
-	case d.e.canStart(d.addr):
-		d.start()
-	case d.grace == nil:
-		d.grace = d.e.loop.AddTimer(d.e.loop.Now().Add(d.e.cfg.Grace), func(time.Time) { d.start() })
-	}
-}
-
 // start opens a connection for the waiting recipients, or hands them to
 // the open one.
 func (d *dest) start() {
@@ -136,22 +105,6 @@ func (d *dest) start() {
 		r.tentative()
 	}
 	d.flush()
-}
-
-// unreachable sends every waiting recipient on to its host's next
-// address or its next MX host.
-func (d *dest) unreachable() {
-	rs := d.waiting
-	d.waiting = nil
-	why := d.downReason()
-	for _, r := range rs {
-		if r.is(rcptDone) {
-			continue
-		}
-		r.lastErr = why
-		r.next()
-		r.route()
-	}
 }
 
 // localFailure answers the waiting recipients when this host could not
@@ -317,42 +270,6 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 	}
 }
 
-// failed handles a recipient whose connection failed before its fate was
-// known. A connection that had carried transactions before may just have
-// gone stale while idle: its recipients try once more on a fresh one.
-// Otherwise the address goes into the reachability cache and the
-// recipient moves on: to the host's next address, or to its next MX,
-// joining whatever is already bound there (regrouping, paper §3.2).
-func (d *dest) failed(c *Conn, r *rcpt, err error) {
-	enhanced, local := localFault(err)
-	if d.conn == c {
-		d.conn = nil // the connection is going; nothing more goes on it
-		if !d.carried && !local {
-			d.e.markDown(d.addr, errText(err))
-		}
-	}
-	r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
-	if r.j.expired {
-		r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
-		return
-	}
-	if d.carried && !r.is(rcptRetried) {
-		r.set(rcptRetried)
-		d.add(r)
-		return
-	}
-	if local {
-		// Not the remote host's fault, so it is not marked down, and
-		// routing again would pick it again: answered here instead.
-		r.finish(outcomeLocal(enhanced, errors.New(r.lastErr)))
-		return
-	}
-	if !d.reachable() {
-		r.next()
-	}
-	r.route()
-}
-
 func errText(err error) string {
 	if err == nil {
 		return "connection closed"
@@ -399,7 +316,7 @@ func (d *dest) idleExpired(now time.Time) {
 	// Kept while a pending recipient may still use the host: one that
 	// has it in its MX list, or one whose domain is still being looked
 	// up (closed meanwhile, it was opened again for the late domains).
-	if d.e.needs[d.addr] > 0 || d.e.lookups > 0 {
+	if d.e.plan.needed(d.addr) || d.e.plan.lookups > 0 {
 		d.e.loop.ResetTimer(d.idle, now.Add(d.e.cfg.IdleTime))
 		return
 	}
@@ -427,7 +344,7 @@ func (d *dest) closed(c *Conn, err error) {
 func (d *dest) unused() bool {
 	return d.conn == nil && len(d.waiting) == 0 && len(d.inflight) == 0 && !d.queued &&
 		!pending(d.grace) && !pending(d.idle) && !pending(d.pending) &&
-		d.e.needs[d.addr] == 0 && d.e.tentative[d.addr] == 0
+		!d.e.plan.needed(d.addr) && !d.e.plan.isHeld(d.addr)
 }
 
 func pending(t *reactor.Timer) bool { return t != nil && t.Pending() }

@@ -115,25 +115,19 @@ func (c Config) withDefaults() Config {
 // the loop's goroutine. It outlives messages, so later messages of a
 // session find the caches warm and connections open.
 type Engine struct {
-	loop    *reactor.Loop
-	cfg     Config
-	res     *Resolver
-	down    *cache.Hosts
-	dests   map[netip.Addr]*dest
-	pool    pool
-	lookups int                // MX lookups running, across messages
-	needs   map[netip.Addr]int // undecided recipients that may still go to each address
-	// tentative counts, per address, recipients waiting on a connection
-	// not yet established whose failure would send them there.
-	tentative map[netip.Addr]int
-	kicks     []netip.Addr // addresses whose hold ended, started at the end of the pass
-	kickTimer *reactor.Timer
-	jobs      map[*job]struct{}
-	nextJob   int
-	fallback  *MXResult
-	stopping  bool   // HUP or TERM: nothing new starts
-	readBuf   []byte // shared by every SMTP connection's reads
-	stats     EngineStats
+	loop     *reactor.Loop
+	cfg      Config
+	res      *Resolver
+	down     *cache.Hosts
+	dests    map[netip.Addr]*dest
+	pool     pool
+	plan     plan // the routing rules' counters (plan.go)
+	jobs     map[*job]struct{}
+	nextJob  int
+	fallback *MXResult
+	stopping bool   // HUP or TERM: nothing new starts
+	readBuf  []byte // shared by every SMTP connection's reads
+	stats    EngineStats
 	// notedPrivate are the private addresses already logged.
 	notedPrivate map[netip.Addr]bool
 }
@@ -152,13 +146,12 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	e := &Engine{
 		loop: loop, cfg: cfg,
-		down:      cache.NewHosts(cfg.DownTime),
-		dests:     make(map[netip.Addr]*dest),
-		needs:     make(map[netip.Addr]int),
-		tentative: make(map[netip.Addr]int),
-		jobs:      make(map[*job]struct{}),
+		down:  cache.NewHosts(cfg.DownTime),
+		dests: make(map[netip.Addr]*dest),
+		jobs:  make(map[*job]struct{}),
 	}
 	e.pool.e, e.pool.limit = e, cfg.MaxConns
+	e.plan = newPlan(e)
 	e.readBuf = make([]byte, readBufferSize)
 	if !cfg.DeliverNothing {
 		res, err := NewResolver(loop, cfg.Resolver)
@@ -293,65 +286,6 @@ func (e *Engine) dest(name string, addr netip.Addr) *dest {
 	return d
 }
 
-// lookupsDone is called when the last running lookup ends: every waiting
-// destination that no pending connect can still add recipients to starts
-// now. Destinations that are nobody's later choice start first, so that
-// their connects hold the hosts their recipients would fall back to;
-// which destination the map yields first must not decide that.
-func (e *Engine) lookupsDone() {
-	later := make(map[netip.Addr]bool)
-	for _, d := range e.dests {
-		if len(d.waiting) > 0 && d.conn == nil {
-			for _, r := range d.waiting {
-				r.later(func(a netip.Addr) { later[a] = true })
-			}
-		}
-	}
-	var second []*dest
-	for _, d := range e.dests {
-		switch {
-		case len(d.waiting) == 0 || d.conn != nil:
-		case later[d.addr]:
-			second = append(second, d)
-		case e.tentative[d.addr] == 0:
-			d.start()
-		}
-	}
-	for _, d := range second {
-		if len(d.waiting) > 0 && d.conn == nil && e.tentative[d.addr] == 0 {
-			d.start()
-		}
-	}
-}
-
-// canStart reports that nothing running can add recipients to addr: no
-// lookup, and no connect whose failure would send recipients there.
-func (e *Engine) canStart(addr netip.Addr) bool {
-	return e.lookups == 0 && e.tentative[addr] == 0
-}
-
-// kick starts addr's destination, if it waits, once the current handler
-// is done: holds end in the middle of moving recipients around.
-func (e *Engine) kick(addr netip.Addr) {
-	if d := e.dests[addr]; d == nil || len(d.waiting) == 0 || d.conn != nil {
-		return
-	}
-	e.kicks = append(e.kicks, addr)
-	if e.kickTimer == nil || !e.kickTimer.Pending() {
-		e.kickTimer = e.loop.Later(e.runKicks)
-	}
-}
-
-func (e *Engine) runKicks(time.Time) {
-	kicks := e.kicks
-	e.kicks = nil
-	for _, a := range kicks {
-		if d := e.dests[a]; d != nil && len(d.waiting) > 0 && d.conn == nil && e.canStart(a) {
-			d.start()
-		}
-	}
-}
-
 // markDown records an unreachable address in the reachability cache.
 func (e *Engine) markDown(addr netip.Addr, why string) {
 	e.stats.Unreachable++
@@ -370,7 +304,7 @@ func (e *Engine) Open() int { return e.pool.open }
 func (e *Engine) Dump() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "smtpfeed state: %d messages in hand, %d lookups running, %d destinations, %d connections (%d at most, %d waiting for one), %d addresses marked down; %+v",
-		len(e.jobs), e.lookups, len(e.dests), e.pool.open, e.pool.limit, len(e.pool.wanting), e.down.Len(), e.stats)
+		len(e.jobs), e.plan.lookups, len(e.dests), e.pool.open, e.pool.limit, len(e.pool.wanting), e.down.Len(), e.stats)
 	for j := range e.jobs {
 		fmt.Fprintf(&b, "\n  %s: %d recipients, %d unanswered, %d lookups running", j.ID(), len(j.rcpts), j.left, j.lookups)
 	}

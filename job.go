@@ -68,7 +68,7 @@ func (j *job) start(now time.Time) {
 	doms := j.groupByDomain()
 	j.domains = len(doms)
 	j.lookups += len(doms)
-	j.e.lookups += len(doms)
+	j.e.plan.lookupsStarted(len(doms))
 	for _, d := range doms {
 		j.e.res.LookupMX(d.name, func(res MXResult) { j.resolved(d, res) })
 	}
@@ -138,10 +138,7 @@ func (j *job) resolved(d *rcptDomain, res MXResult) {
 	}
 	d.members = nil
 	j.lookups--
-	j.e.lookups--
-	if j.e.lookups == 0 {
-		j.e.lookupsDone()
-	}
+	j.e.plan.lookupEnded()
 }
 
 // expire is the message deadline: recipients not on a connection are

@@ -53,7 +53,7 @@ func (p *pool) victim() *dest {
 			best = d
 			continue
 		}
-		needed, bestNeeded := p.e.needs[d.addr] > 0, p.e.needs[best.addr] > 0
+		needed, bestNeeded := p.e.plan.needed(d.addr), p.e.plan.needed(best.addr)
 		if needed != bestNeeded {
 			if !needed {
 				best = d

@@ -1,0 +1,387 @@
+package smtpfeed
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"smtpfeed/reactor"
+)
+
+// The routing rules, in one place: when a destination may start, when a
+// recipient moves to the next address or MX host and joins what is bound
+// there (regrouping, paper §3.2), and when it falls back to -m. The idle
+// connection that goes at the limit is pool.victim's choice, by plan's
+// needed.
+//
+// A destination with waiting recipients and no connection starts as soon
+// as nothing running can add recipients to it: no MX lookup still running
+// (any may name its address) and no connect in flight whose failure would
+// send recipients there (a hold, see rcpt.tentative). Otherwise it starts
+// after the grace period at the latest: there is no global barrier on the
+// lookups, so one slow name server delays only the hosts it could feed.
+
+// plan owns the counters the routing rules read, changed only through
+// its named transitions.
+type plan struct {
+	e       *Engine
+	lookups int                // MX lookups running, across messages
+	needs   map[netip.Addr]int // undecided recipients that may still go to each address
+	// held counts, per address, recipients waiting on a connection not
+	// yet established whose failure would send them there.
+	held      map[netip.Addr]int
+	kicks     []netip.Addr // addresses whose hold ended, started at the end of the pass
+	kickTimer *reactor.Timer
+	// start opens a destination's connection (dest.start); a test may
+	// stand in for it.
+	start func(d *dest)
+}
+
+func newPlan(e *Engine) plan {
+	return plan{e: e, needs: make(map[netip.Addr]int), held: make(map[netip.Addr]int), start: (*dest).start}
+}
+
+// lookupsStarted counts n MX lookups begun.
+func (p *plan) lookupsStarted(n int) { p.lookups += n }
+
+// lookupEnded counts one MX lookup done; the last one lets every waiting
+// destination that nothing holds start.
+func (p *plan) lookupEnded() {
+	p.lookups--
+	if p.lookups == 0 {
+		p.lookupsDone()
+	}
+}
+
+// need and release count the recipients that may still go to addr: a
+// reason to keep its idle connection (needed).
+func (p *plan) need(addr netip.Addr) { p.needs[addr]++ }
+
+func (p *plan) release(addr netip.Addr) {
+	if n := p.needs[addr]; n > 1 {
+		p.needs[addr] = n - 1
+	} else {
+		delete(p.needs, addr)
+	}
+}
+
+// needed reports a pending recipient that may still go to addr.
+func (p *plan) needed(addr netip.Addr) bool { return p.needs[addr] > 0 }
+
+// hold and unhold count the connects in flight whose failure would send
+// a recipient to addr; the last unhold starts addr's destination, if it
+// waits, at the end of the pass.
+func (p *plan) hold(addr netip.Addr) { p.held[addr]++ }
+
+func (p *plan) unhold(addr netip.Addr) {
+	if n := p.held[addr]; n > 1 {
+		p.held[addr] = n - 1
+		return
+	}
+	delete(p.held, addr)
+	p.kick(addr)
+}
+
+// isHeld reports a connect in flight that may still send recipients to addr.
+func (p *plan) isHeld(addr netip.Addr) bool { return p.held[addr] > 0 }
+
+// canStart reports that nothing running can add recipients to addr: no
+// lookup, and no connect whose failure would send recipients there.
+func (p *plan) canStart(addr netip.Addr) bool { return p.lookups == 0 && !p.isHeld(addr) }
+
+// wait decides when d, which has waiting recipients and no connection,
+// starts: now if nothing running can add to it, else when that becomes
+// so (lookupsDone, kick) or after the grace period, whichever is first.
+func (p *plan) wait(d *dest) {
+	switch {
+	case p.canStart(d.addr):
+		p.start(d)
+	case d.grace == nil:
+		d.grace = p.e.loop.AddTimer(p.e.loop.Now().Add(p.e.cfg.Grace), func(time.Time) { p.start(d) })
+	}
+}
+
+// lookupsDone is called when the last running lookup ends: every waiting
+// destination that no pending connect can still add recipients to starts
+// now. Destinations that are nobody's later choice start first, so that
+// their connects hold the hosts their recipients would fall back to;
+// which destination the map yields first must not decide that.
+func (p *plan) lookupsDone() {
+	later := make(map[netip.Addr]bool)
+	for _, d := range p.e.dests {
+		if len(d.waiting) > 0 && d.conn == nil {
+			for _, r := range d.waiting {
+				r.later(func(a netip.Addr) { later[a] = true })
+			}
+		}
+	}
+	var second []*dest
+	for _, d := range p.e.dests {
+		switch {
+		case len(d.waiting) == 0 || d.conn != nil:
+		case later[d.addr]:
+			second = append(second, d)
+		case !p.isHeld(d.addr):
+			p.start(d)
+		}
+	}
+	for _, d := range second {
+		if len(d.waiting) > 0 && d.conn == nil && !p.isHeld(d.addr) {
+			p.start(d)
+		}
+	}
+}
+
+// kick starts addr's destination, if it waits, once the current handler
+// is done: holds end in the middle of moving recipients around.
+func (p *plan) kick(addr netip.Addr) {
+	if d := p.e.dests[addr]; d == nil || len(d.waiting) == 0 || d.conn != nil {
+		return
+	}
+	p.kicks = append(p.kicks, addr)
+	if p.kickTimer == nil || !p.kickTimer.Pending() {
+		p.kickTimer = p.e.loop.Later(p.runKicks)
+	}
+}
+
+func (p *plan) runKicks(time.Time) {
+	kicks := p.kicks
+	p.kicks = nil
+	for _, a := range kicks {
+		if d := p.e.dests[a]; d != nil && len(d.waiting) > 0 && d.conn == nil && p.canStart(a) {
+			p.start(d)
+		}
+	}
+}
+
+// add queues a recipient at d. An open connection takes it at once;
+// otherwise plan.wait says when the connection starts.
+func (d *dest) add(r *rcpt) {
+	d.waiting = append(d.waiting, r)
+	if d.conn != nil && d.conn.Connecting() {
+		r.tentative()
+	}
+	switch {
+	case d.conn != nil && !d.conn.Idle():
+		// A connection still connecting or in a transaction takes what
+		// came meanwhile as one transaction when it is idle (idled):
+		// queued at once, each pass's few recipients of a lookup still
+		// running made a transaction of their own.
+	case d.conn != nil:
+		// Recipients routed in the same pass share one transaction: the
+		// flush waits for the end of the pass.
+		if d.pending == nil || !d.pending.Pending() {
+			d.pending = d.e.loop.Later(func(time.Time) {
+				if d.conn != nil && d.conn.Reusable() {
+					d.flush()
+				}
+			})
+		}
+	default:
+		d.e.plan.wait(d)
+	}
+}
+
+// setHosts starts the recipient at the top of its domain's MX list; each
+// address it may still go to counts as a reason to keep that address's
+// connection open.
+func (r *rcpt) setHosts() {
+	r.pos, r.apos = 0, 0
+	for _, h := range r.dom.mx {
+		for _, a := range h.Addrs {
+			r.j.e.plan.need(a.Addr)
+		}
+	}
+}
+
+// fallBack moves the recipient to the fallback MX's hosts, which every
+// recipient of its domain that falls back shares.
+func (r *rcpt) fallBack(hosts []MailHost) {
+	d := r.dom
+	if d.fellBack == nil {
+		d.fellBack = &rcptDomain{name: d.name, mx: hosts}
+	}
+	r.dom = d.fellBack
+	r.setHosts()
+}
+
+// next gives up on the current address and moves to the host's next, or
+// to the next host.
+func (r *rcpt) next() {
+	r.settle()
+	if r.apos++; int(r.apos) >= len(r.dom.mx[r.pos].Addrs) {
+		r.nextHost()
+	}
+}
+
+// nextHost gives up on the current host.
+func (r *rcpt) nextHost() {
+	r.settle()
+	for _, a := range r.dom.mx[r.pos].Addrs {
+		r.j.e.plan.release(a.Addr)
+	}
+	r.pos, r.apos = r.pos+1, 0
+}
+
+// later calls f for every address after the current one.
+func (r *rcpt) later(f func(netip.Addr)) {
+	mx := r.hosts()
+	for p := int(r.pos); p < len(mx); p++ {
+		addrs := mx[p].Addrs
+		start := 0
+		if p == int(r.pos) {
+			start = int(r.apos) + 1
+		}
+		for _, a := range addrs[min(start, len(addrs)):] {
+			f(a.Addr)
+		}
+	}
+}
+
+// tentative marks the recipient as waiting on a connection that may
+// still fail: the addresses after its current one hold their start for it
+// (within the grace period), so that regrouping after a failure finds
+// them not yet gone (paper §3.2).
+func (r *rcpt) tentative() {
+	if r.is(rcptTentative | rcptDone) {
+		return
+	}
+	r.set(rcptTentative)
+	r.later(r.j.e.plan.hold)
+}
+
+// settle ends the hold of tentative.
+func (r *rcpt) settle() {
+	if !r.is(rcptTentative) {
+		return
+	}
+	r.clear(rcptTentative)
+	r.later(r.j.e.plan.unhold)
+}
+
+// route sends the recipient to the first of its addresses, in MX order,
+// that is not known to be down; past the last one, to the fallback MX, or
+// it is deferred.
+func (r *rcpt) route() {
+	e := r.j.e
+	if e.stopping {
+		r.finish(outcomeShutdown())
+		return
+	}
+	if r.j.expired {
+		r.finish(outcomeDeadline(e.cfg.MessageTimeout.String()))
+		return
+	}
+	for mx := r.dom.mx; int(r.pos) < len(mx); {
+		h := mx[r.pos]
+		if int(r.apos) >= len(h.Addrs) {
+			r.nextHost()
+			continue
+		}
+		addr := h.Addrs[r.apos].Addr
+		if fam := e.cfg.Family; fam != 0 && addr.Is4() != (fam == 4) {
+			r.next() // -N: not an address of the family asked for
+			continue
+		}
+		d := e.dest(h.Name, addr)
+		if d.reachable() {
+			d.add(r)
+			return
+		}
+		r.lastErr = d.downReason()
+		r.next()
+	}
+	if !r.is(rcptFellBack) && e.cfg.Fallback != "" {
+		r.set(rcptFellBack)
+		e.withFallback(func(fb *MXResult) {
+			if r.is(rcptDone) {
+				return
+			}
+			if fb.Fail != nil {
+				r.lastErr = "fallback " + e.cfg.Fallback + ": " + fb.Fail.Text
+				r.route()
+				return
+			}
+			r.fallBack(fb.Hosts)
+			r.route()
+		})
+		return
+	}
+	r.finish(outcomeUnreachable(r.dom.name, r.lastErr))
+}
+
+// withFallback runs f with the fallback MX's hosts, looking them up once.
+func (e *Engine) withFallback(f func(*MXResult)) {
+	if e.fallback != nil {
+		f(e.fallback)
+		return
+	}
+	name := strings.TrimSuffix(e.cfg.Fallback, ".")
+	e.plan.lookupsStarted(1)
+	e.res.LookupMX(name, func(res MXResult) {
+		if res.Fail == nil {
+			hosts, self := e.dropSelf(res.Hosts)
+			if len(hosts) == 0 && self != "" {
+				res.Fail = &Failure{FailLoop, fmt.Sprintf("mail for %s loops back to myself (%s is this host)", name, self)}
+			}
+			res.Hosts = hosts
+		}
+		e.fallback = &res
+		f(&res)
+		e.plan.lookupEnded()
+	})
+}
+
+// unreachable sends every waiting recipient on to its host's next
+// address or its next MX host.
+func (d *dest) unreachable() {
+	rs := d.waiting
+	d.waiting = nil
+	why := d.downReason()
+	for _, r := range rs {
+		if r.is(rcptDone) {
+			continue
+		}
+		r.lastErr = why
+		r.next()
+		r.route()
+	}
+}
+
+// failed handles a recipient whose connection failed before its fate was
+// known. A connection that had carried transactions before may just have
+// gone stale while idle: its recipients try once more on a fresh one.
+// Otherwise the address goes into the reachability cache and the
+// recipient moves on: to the host's next address, or to its next MX,
+// joining whatever is already bound there (regrouping, paper §3.2).
+func (d *dest) failed(c *Conn, r *rcpt, err error) {
+	enhanced, local := localFault(err)
+	if d.conn == c {
+		d.conn = nil // the connection is going; nothing more goes on it
+		if !d.carried && !local {
+			d.e.markDown(d.addr, errText(err))
+		}
+	}
+	r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
+	if r.j.expired {
+		r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
+		return
+	}
+	if d.carried && !r.is(rcptRetried) {
+		r.set(rcptRetried)
+		d.add(r)
+		return
+	}
+	if local {
+		// Not the remote host's fault, so it is not marked down, and
+		// routing again would pick it again: answered here instead.
+		r.finish(outcomeLocal(enhanced, errors.New(r.lastErr)))
+		return
+	}
+	if !d.reachable() {
+		r.next()
+	}
+	r.route()
+}

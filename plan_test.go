@@ -1,0 +1,149 @@
+package smtpfeed
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"smtpfeed/reactor"
+)
+
+// planRun is an engine on a fake clock whose destinations record their
+// start instead of connecting: the routing rules without a socket.
+type planRun struct {
+	e       *Engine
+	clock   *reactor.FakeClock
+	j       *job
+	started []netip.Addr
+}
+
+func newPlanRun(t *testing.T) *planRun {
+	t.Helper()
+	clock := reactor.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	e, err := NewEngine(newLoop(t, clock), Config{DeliverNothing: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &planRun{e: e, clock: clock}
+	e.plan.start = func(d *dest) {
+		if d.grace != nil {
+			e.loop.StopTimer(d.grace)
+			d.grace = nil
+		}
+		p.started = append(p.started, d.addr)
+		d.waiting = nil // as the connection's flush takes them
+	}
+	p.j = &job{e: e}
+	return p
+}
+
+// route makes a recipient whose MX hosts have the addresses given, best
+// first, and routes it.
+func (p *planRun) route(addrs ...string) *rcpt {
+	var mx []MailHost
+	for k, a := range addrs {
+		mx = append(mx, MailHost{Name: "mx" + a, Pref: uint16(10 * k), Addrs: []HostAddr{{Addr: netip.MustParseAddr(a)}}})
+	}
+	p.j.addrs = append(p.j.addrs, "u@d.test")
+	r := &rcpt{j: p.j, i: int32(len(p.j.addrs) - 1), dom: &rcptDomain{name: "d.test", mx: mx}}
+	r.setHosts()
+	r.route()
+	return r
+}
+
+// pass runs one pass of the loop after moving the clock by d.
+func (p *planRun) pass(t *testing.T, d time.Duration) {
+	t.Helper()
+	p.clock.Advance(d)
+	if err := p.e.loop.Step(0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *planRun) want(t *testing.T, what string, addrs ...string) {
+	t.Helper()
+	var want []netip.Addr
+	for _, a := range addrs {
+		want = append(want, netip.MustParseAddr(a))
+	}
+	if !slices.Equal(p.started, want) {
+		t.Fatalf("%s: started %v, want %v", what, p.started, want)
+	}
+}
+
+// TestPlanStart: when a destination with waiting recipients starts.
+func TestPlanStart(t *testing.T) {
+	t.Run("nothing running: at once", func(t *testing.T) {
+		p := newPlanRun(t)
+		p.route("192.0.2.1")
+		p.want(t, "routed with no lookup running", "192.0.2.1")
+	})
+	t.Run("the last lookup ends first: then, before the grace", func(t *testing.T) {
+		p := newPlanRun(t)
+		p.e.plan.lookupsStarted(1)
+		p.route("192.0.2.1")
+		p.want(t, "routed while a lookup runs")
+		p.e.plan.lookupEnded()
+		p.want(t, "the last lookup ended", "192.0.2.1")
+		p.pass(t, DefaultGrace)
+		p.want(t, "after the grace", "192.0.2.1") // not twice
+	})
+	t.Run("a hold: once it ends, at the end of the pass", func(t *testing.T) {
+		p := newPlanRun(t)
+		a := netip.MustParseAddr("192.0.2.1")
+		p.e.plan.hold(a)
+		p.route("192.0.2.1")
+		p.want(t, "held")
+		p.e.plan.unhold(a)
+		p.want(t, "the hold ended, in the same handler")
+		p.pass(t, 0)
+		p.want(t, "the pass after the hold ended", "192.0.2.1")
+	})
+	t.Run("second choices start after first choices", func(t *testing.T) {
+		p := newPlanRun(t)
+		p.e.plan.lookupsStarted(1)
+		p.route("192.0.2.2")              // B only
+		p.route("192.0.2.1", "192.0.2.2") // A, then B
+		p.e.plan.lookupEnded()
+		p.want(t, "the last lookup ended", "192.0.2.1", "192.0.2.2")
+	})
+}
+
+// TestPlanNoBarrier: a destination does not wait for every lookup to end.
+// One name server that never answers delays only the hosts it could feed:
+// after the grace period a host starts though lookups still run.
+func TestPlanNoBarrier(t *testing.T) {
+	p := newPlanRun(t)
+	p.e.plan.lookupsStarted(2) // one of them slow: its name server is silent
+	p.route("192.0.2.1")
+	p.pass(t, DefaultGrace-time.Millisecond)
+	p.want(t, "within the grace")
+	p.pass(t, time.Millisecond)
+	p.want(t, "at the end of the grace", "192.0.2.1")
+	if p.e.plan.lookups != 2 {
+		t.Fatalf("%d lookups running, want both still running: the delivery must start before the last lookup ends", p.e.plan.lookups)
+	}
+}
+
+// TestPlanNeeds: every address a pending recipient may still go to is
+// needed (its idle connection is kept), until the recipient moves past
+// it or is answered.
+func TestPlanNeeds(t *testing.T) {
+	p := newPlanRun(t)
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	r := p.route("192.0.2.1", "192.0.2.2")
+	if !p.e.plan.needed(a) || !p.e.plan.needed(b) {
+		t.Fatal("a routed recipient's addresses are not needed")
+	}
+	r.nextHost()
+	if p.e.plan.needed(a) || !p.e.plan.needed(b) {
+		t.Fatal("after moving to its second MX, the first is still needed or the second is not")
+	}
+	p.j.answer = func(int, Outcome) {}
+	p.j.left = 1
+	r.finish(outcomeShutdown())
+	if p.e.plan.needed(b) {
+		t.Fatal("an answered recipient still needs its address")
+	}
+}
