@@ -15,9 +15,11 @@ import (
 	"smtpfeed/cmd/simnet/sim"
 )
 
-// runDemo starts a world and plays a client against it: one query per
-// domain kind, one pipelined SMTP transaction, a dead and a refusing
-// host, then the report. It keeps its output short for `make demo`.
+// runDemo (simnet -demo) starts a world and plays a client of its own
+// against it: one query per domain kind, one pipelined SMTP transaction,
+// a dead and a refusing host, then the report. It shows the simulated
+// network alone, with no smtpfeed in it, for whoever changes simnet;
+// `make demo` is feedbench's demo, smtpfeed delivering into a world.
 func runDemo(cfg sim.Config, out io.Writer) error {
 	raiseFileLimit()
 	s, err := sim.Start(cfg)
