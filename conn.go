@@ -70,6 +70,8 @@ type ConnHandlers struct {
 	// Closed: the socket is gone. err is why the session ended early,
 	// nil after QUIT.
 	Closed func(c *Conn, err error)
+	// Began: n more SMTP transactions began on the connection.
+	Began func(c *Conn, n int)
 }
 
 // Conn is one SMTP connection: a socket in the loop driving a proto/smtp
@@ -95,7 +97,7 @@ type Conn struct {
 	buf    []byte
 }
 
-// DialSMTP starts connecting to addr. Transactions may be added at once;
+// DialSMTP starts connecting to addr. Envelopes may be added at once;
 // they go out once the session is open.
 func DialSMTP(loop *reactor.Loop, host string, addr netip.AddrPort, cfg ConnConfig, h ConnHandlers) (*Conn, error) {
 	if cfg.ConnectTimeout <= 0 {
@@ -123,7 +125,7 @@ func DialSMTP(loop *reactor.Loop, host string, addr netip.AddrPort, cfg ConnConf
 func (c *Conn) String() string { return fmt.Sprintf("%s[%s]:%d", c.Host, c.Addr.Addr(), c.Addr.Port()) }
 
 // Add queues a transaction on the connection.
-func (c *Conn) Add(tx *smtp.Transaction) {
+func (c *Conn) Add(tx *smtp.Envelope) {
 	c.m.Add(tx)
 	c.progress(c.loop.Now())
 }
@@ -145,7 +147,7 @@ func (c *Conn) Reusable() bool { return c.st != connClosed && c.m.Reusable() }
 
 // Withdraw takes back tx's recipients no SMTP transaction carries yet;
 // they come back through Results as next-host with smtp.ErrWithdrawn.
-func (c *Conn) Withdraw(tx *smtp.Transaction, why string) {
+func (c *Conn) Withdraw(tx *smtp.Envelope, why string) {
 	c.m.Withdraw(tx, why)
 	c.progress(c.loop.Now())
 }
@@ -215,6 +217,9 @@ func (c *Conn) progress(now time.Time) {
 	}
 	if c.ending && c.st != connClosed && !c.m.Done() && !c.m.AwaitingDot() {
 		c.m.Lost(fmt.Errorf("%s: %w", c, errLifetime))
+	}
+	if n := c.m.TakeBegun(); n > 0 && c.h.Began != nil {
+		c.h.Began(c, n)
 	}
 	if rs := c.m.Results(); len(rs) > 0 && c.h.Results != nil {
 		c.h.Results(c, rs)

@@ -44,7 +44,7 @@ func BenchmarkRoundTrips(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				tx := &smtp.Transaction{From: sim.ListSender, Msg: msg}
+				tx := &smtp.Envelope{From: sim.ListSender, Msg: msg}
 				for _, a := range rcpts {
 					tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: a})
 				}

@@ -163,7 +163,7 @@ func newLoop(t *testing.T, clock reactor.Clock) *reactor.Loop {
 // deliverOnce runs tx on a fresh connection to addr through the loop,
 // QUITs when it is done, and fails the test unless the session ended
 // cleanly.
-func deliverOnce(t *testing.T, loop *reactor.Loop, host string, addr netip.AddrPort, tx *smtp.Transaction) (*Conn, *connRun) {
+func deliverOnce(t *testing.T, loop *reactor.Loop, host string, addr netip.AddrPort, tx *smtp.Envelope) (*Conn, *connRun) {
 	t.Helper()
 	run := &connRun{}
 	c, err := DialSMTP(loop, host, addr, ConnConfig{SMTP: smtp.Config{Hostname: "feed.test"}}, run.handlers(true))
@@ -178,8 +178,8 @@ func deliverOnce(t *testing.T, loop *reactor.Loop, host string, addr netip.AddrP
 	return c, run
 }
 
-func listTx(raw []byte, addrs ...string) *smtp.Transaction {
-	tx := &smtp.Transaction{From: "list-bounces@lists.test", Msg: smtp.NewMessage(raw)}
+func listTx(raw []byte, addrs ...string) *smtp.Envelope {
+	tx := &smtp.Envelope{From: "list-bounces@lists.test", Msg: smtp.NewMessage(raw)}
 	for _, a := range addrs {
 		tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: a})
 	}

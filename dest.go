@@ -23,9 +23,9 @@ type dest struct {
 	waiting []*rcpt    // not yet handed to the connection
 	conn    *Conn
 	carried bool // conn has finished a transaction: a failure may be a stale connection
-	// inflight are the transactions handed to conn and not yet settled,
+	// inflight are the envelopes handed to conn and not yet settled,
 	// in the order handed, which is the order it runs them in.
-	inflight []*batch
+	inflight []*envelope
 	grace    *reactor.Timer
 	idle     *reactor.Timer
 	pending  *reactor.Timer // the end-of-pass flush
@@ -34,11 +34,13 @@ type dest struct {
 	downWhy, downText string
 }
 
-// batch is one transaction and the recipients it carries.
-type batch struct {
-	tx      smtp.Transaction
-	j       *job
-	rcpts   []int32 // indexes into j.rcpts, in tx.Rcpts order
+// envelope is one message for the recipients that share this host, as
+// handed to the connection (which splits it into SMTP transactions of at
+// most -R recipients), and those recipients.
+type envelope struct {
+	env     smtp.Envelope
+	j       *delivery
+	rcpts   []int32 // indexes into j.rcpts, in env.Rcpts order
 	results int
 }
 
@@ -85,7 +87,8 @@ func (d *dest) start() {
 	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Lifetime: e.cfg.ConnLifetime,
 		Source: e.cfg.Source, ReadBuf: e.readBuf}
 	c, err := DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
-		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed})
+		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed,
+			Began: func(_ *Conn, n int) { e.stats.Transactions += n }})
 	if err != nil {
 		e.pool.release()
 		if enhanced, local := localFault(err); local {
@@ -121,8 +124,8 @@ func (d *dest) localFailure(enhanced string, err error) {
 	d.e.forgetIfUnused(d)
 }
 
-// flush hands the waiting recipients to the connection: one transaction
-// per message (per domain too with -2); the client splits each into
+// flush hands the waiting recipients to the connection: one envelope
+// per message (per domain too with -2); the client splits each into SMTP
 // transactions of at most R recipients, run one after another.
 func (d *dest) flush() {
 	if len(d.waiting) == 0 {
@@ -131,36 +134,36 @@ func (d *dest) flush() {
 	if d.idle != nil {
 		d.e.loop.StopTimer(d.idle)
 	}
-	batches := d.group(d.waiting)
+	envs := d.group(d.waiting)
 	d.waiting = nil
-	for _, b := range batches {
+	for _, b := range envs {
 		for _, i := range b.rcpts {
 			b.j.rcpts[i].set(rcptInConn)
 		}
 	}
-	for _, b := range batches {
+	for _, b := range envs {
 		d.inflight = append(d.inflight, b)
-		d.e.stats.Transactions++
+		d.e.stats.Envelopes++
 		if d.carried {
 			d.e.stats.Reused++
 		}
-		d.conn.Add(&b.tx)
+		d.conn.Add(&b.env)
 	}
 }
 
-// group sorts the recipients not yet answered into transactions, in
-// order of first appearance. It counts each transaction's recipients
+// group sorts the recipients not yet answered into envelopes, in order
+// of first appearance. It counts each envelope's recipients
 // first, so that the lists held until the verdict are made at their
 // size rather than grown.
-func (d *dest) group(rs []*rcpt) []*batch {
+func (d *dest) group(rs []*rcpt) []*envelope {
 	type groupKey struct {
-		j      *job
+		j      *delivery
 		domain string
 	}
 	index := map[groupKey]int{}
-	var batches []*batch
+	var envs []*envelope
 	var sizes []int
-	which := make([]int, len(rs)) // each recipient's batch; -1: answered
+	which := make([]int, len(rs)) // each recipient's envelope; -1: answered
 	for k, r := range rs {
 		which[k] = -1
 		if r.is(rcptDone) { // answered while waiting: deadline, drain, cancel
@@ -172,34 +175,33 @@ func (d *dest) group(rs []*rcpt) []*batch {
 		}
 		n, ok := index[key]
 		if !ok {
-			n = len(batches)
+			n = len(envs)
 			index[key] = n
-			batches = append(batches, &batch{j: r.j})
+			envs = append(envs, &envelope{j: r.j})
 			sizes = append(sizes, 0)
 		}
 		sizes[n]++
 		which[k] = n
 	}
-	for n, b := range batches {
-		b.tx = smtp.Transaction{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Rcpts: make([]smtp.Recipient, 0, sizes[n])}
+	for n, b := range envs {
+		b.env = smtp.Envelope{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Rcpts: make([]smtp.Recipient, 0, sizes[n])}
 		b.rcpts = make([]int32, 0, sizes[n])
 	}
 	for k, r := range rs {
 		if n := which[k]; n >= 0 {
-			b := batches[n]
-			b.tx.Rcpts = append(b.tx.Rcpts, smtp.Recipient{Addr: r.addr()})
+			b := envs[n]
+			b.env.Rcpts = append(b.env.Rcpts, smtp.Recipient{Addr: r.addr()})
 			b.rcpts = append(b.rcpts, r.i)
 		}
 	}
-	return batches
+	return envs
 }
 
-// batchOf finds the transaction a result is for. The connection runs
-// transactions in the order handed to it, so it is nearly always the
-// first.
-func (d *dest) batchOf(tx *smtp.Transaction) int {
+// envelopeOf finds the envelope a result is for. The connection runs
+// envelopes in the order handed to it, so it is nearly always the first.
+func (d *dest) envelopeOf(tx *smtp.Envelope) int {
 	for k, b := range d.inflight {
-		if &b.tx == tx {
+		if &b.env == tx {
 			return k
 		}
 	}
@@ -222,7 +224,7 @@ func (d *dest) opened(c *Conn) {
 // results takes the fates the connection reports.
 func (d *dest) results(c *Conn, rs []smtp.Result) {
 	relay := relayName(d.name, c)
-	// The recipients of one transaction share its verdict: one outcome
+	// The recipients of one SMTP transaction share its verdict: one outcome
 	// (and one text) for all of them, not one string per recipient.
 	type verdict struct {
 		status smtp.Status
@@ -231,7 +233,7 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 	}
 	var memo map[verdict]Outcome
 	for _, res := range rs {
-		k := d.batchOf(res.Tx)
+		k := d.envelopeOf(res.Env)
 		if k < 0 {
 			continue
 		}

@@ -3,7 +3,7 @@
 // resolver (resolver*.go, mxlookup.go), groups recipients by MX host,
 // delivers to each host over one pipelined SMTP connection at a time
 // (dest.go, conn.go, pool.go) and answers the caller once per recipient
-// (job.go, outcome.go, lmtpconn.go); in resolve-only mode (resolveonly.go)
+// (delivery.go, outcome.go, lmtpconn.go); in resolve-only mode (resolveonly.go)
 // it reports the grouping instead of delivering.
 //
 // The engine's invariants:

@@ -115,19 +115,19 @@ func (c Config) withDefaults() Config {
 // the loop's goroutine. It outlives messages, so later messages of a
 // session find the caches warm and connections open.
 type Engine struct {
-	loop     *reactor.Loop
-	cfg      Config
-	res      *Resolver
-	down     *cache.Hosts
-	dests    map[netip.Addr]*dest
-	pool     pool
-	plan     plan // the routing rules' counters (plan.go)
-	jobs     map[*job]struct{}
-	nextJob  int
-	fallback *MXResult
-	stopping bool   // HUP or TERM: nothing new starts
-	readBuf  []byte // shared by every SMTP connection's reads
-	stats    EngineStats
+	loop       *reactor.Loop
+	cfg        Config
+	res        *Resolver
+	down       *cache.Hosts
+	dests      map[netip.Addr]*dest
+	pool       pool
+	plan       plan // the routing rules' counters (plan.go)
+	deliveries map[*delivery]struct{}
+	nextID     int
+	fallback   *MXResult
+	stopping   bool   // HUP or TERM: nothing new starts
+	readBuf    []byte // shared by every SMTP connection's reads
+	stats      EngineStats
 	// notedPrivate are the private addresses already logged.
 	notedPrivate map[netip.Addr]bool
 }
@@ -135,9 +135,13 @@ type Engine struct {
 // EngineStats counts what the engine did, for the per-message summary and the
 // benchmarks.
 type EngineStats struct {
-	Connections  int // connects started
-	Reused       int // transactions put on a connection that had carried one before
-	Transactions int // smtp.Transactions handed to connections
+	Connections int // connects started
+	// Envelopes counts the envelopes (one message for the recipients
+	// that share a host) handed to connections; each goes out as one or
+	// more SMTP transactions of at most -R recipients.
+	Envelopes    int
+	Reused       int // envelopes put on a connection that had carried one before
+	Transactions int // SMTP transactions begun (MAIL sent)
 	Unreachable  int // addresses marked down
 }
 
@@ -146,9 +150,9 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 	cfg = cfg.withDefaults()
 	e := &Engine{
 		loop: loop, cfg: cfg,
-		down:  cache.NewHosts(cfg.DownTime),
-		dests: make(map[netip.Addr]*dest),
-		jobs:  make(map[*job]struct{}),
+		down:       cache.NewHosts(cfg.DownTime),
+		dests:      make(map[netip.Addr]*dest),
+		deliveries: make(map[*delivery]struct{}),
 	}
 	e.pool.e, e.pool.limit = e, cfg.MaxConns
 	e.plan = newPlan(e)
@@ -187,14 +191,14 @@ type Message struct {
 }
 
 // Delivery is a message in hand.
-type Delivery struct{ j *job }
+type Delivery struct{ j *delivery }
 
 // Deliver starts delivering m. answer is called once per recipient, from
 // the loop, as soon as its fate is known; done once all are answered.
 func (e *Engine) Deliver(m *Message, answer func(i int, o Outcome), done func()) *Delivery {
-	e.nextJob++
-	j := newJob(e, e.nextJob, m, answer, done)
-	e.jobs[j] = struct{}{}
+	e.nextID++
+	j := newDelivery(e, e.nextID, m, answer, done)
+	e.deliveries[j] = struct{}{}
 	j.start(e.loop.Now())
 	return &Delivery{j: j}
 }
@@ -205,14 +209,14 @@ func (e *Engine) Deliver(m *Message, answer func(i int, o Outcome), done func())
 // a message half sent cannot be recalled.
 func (d *Delivery) Cancel() {
 	j := d.j
-	if _, live := j.e.jobs[j]; !live {
+	if _, live := j.e.deliveries[j]; !live {
 		return
 	}
 	j.cancel()
 }
 
 // Idle reports whether no message is in progress.
-func (e *Engine) Idle() bool { return len(e.jobs) == 0 }
+func (e *Engine) Idle() bool { return len(e.deliveries) == 0 }
 
 // Drain stops the engine taking on work (HUP): every recipient not yet
 // handed to a connection is answered 451 4.3.2 now, transactions in
@@ -228,7 +232,7 @@ func (e *Engine) Drain() {
 		d.waiting = nil
 	}
 	e.pool.wanting = nil
-	for j := range e.jobs {
+	for j := range e.deliveries {
 		j.cancel()
 	}
 	e.Shutdown()
@@ -304,8 +308,8 @@ func (e *Engine) Open() int { return e.pool.open }
 func (e *Engine) Dump() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "smtpfeed state: %d messages in hand, %d lookups running, %d destinations, %d connections (%d at most, %d waiting for one), %d addresses marked down; %+v",
-		len(e.jobs), e.plan.lookups, len(e.dests), e.pool.open, e.pool.limit, len(e.pool.wanting), e.down.Len(), e.stats)
-	for j := range e.jobs {
+		len(e.deliveries), e.plan.lookups, len(e.dests), e.pool.open, e.pool.limit, len(e.pool.wanting), e.down.Len(), e.stats)
+	for j := range e.deliveries {
 		fmt.Fprintf(&b, "\n  %s: %d recipients, %d unanswered, %d lookups running", j.ID(), len(j.rcpts), j.left, j.lookups)
 	}
 	for _, d := range e.dests {

@@ -19,9 +19,9 @@ func BenchmarkNewJob(b *testing.B) {
 	e := &Engine{cfg: Config{DeliverNothing: true}}
 	// Measured before the loop: what the loop's last job leaves behind
 	// would blur it.
-	live := liveBytes(func() any { return newJob(e, 1, m, nil, nil) })
+	live := liveBytes(func() any { return newDelivery(e, 1, m, nil, nil) })
 	for b.Loop() {
-		newJob(e, 1, m, nil, nil)
+		newDelivery(e, 1, m, nil, nil)
 	}
 	b.ReportMetric(float64(live)/rcpts, "live-B/rcpt")
 }

@@ -166,11 +166,11 @@ func (d *dest) add(r *rcpt) {
 	switch {
 	case d.conn != nil && !d.conn.Idle():
 		// A connection still connecting or in a transaction takes what
-		// came meanwhile as one transaction when it is idle (idled):
+		// came meanwhile as one envelope when it is idle (idled):
 		// queued at once, each pass's few recipients of a lookup still
-		// running made a transaction of their own.
+		// running made an envelope of their own.
 	case d.conn != nil:
-		// Recipients routed in the same pass share one transaction: the
+		// Recipients routed in the same pass share one envelope: the
 		// flush waits for the end of the pass.
 		if d.pending == nil || !d.pending.Pending() {
 			d.pending = d.e.loop.Later(func(time.Time) {

@@ -14,7 +14,7 @@ import (
 type planRun struct {
 	e       *Engine
 	clock   *reactor.FakeClock
-	j       *job
+	j       *delivery
 	started []netip.Addr
 }
 
@@ -34,7 +34,7 @@ func newPlanRun(t *testing.T) *planRun {
 		p.started = append(p.started, d.addr)
 		d.waiting = nil // as the connection's flush takes them
 	}
-	p.j = &job{e: e}
+	p.j = &delivery{e: e}
 	return p
 }
 

@@ -1,12 +1,12 @@
 package smtpfeed
 
-// rcpt is one recipient of a job. A job holds its recipients in one
+// rcpt is one recipient of a delivery, which holds its recipients in one
 // slice of values made once, so they cost one allocation between them
 // and pointers to them stay valid. What every recipient of a domain
 // shares lives once, in its rcptDomain: at 100,000 recipients each byte
 // here is 100 kB.
 type rcpt struct {
-	j       *job
+	j       *delivery
 	dom     *rcptDomain // nil when the address does not parse
 	lastErr string      // why the last host tried failed
 	i       int32       // position in the caller's RCPT order
@@ -37,14 +37,14 @@ func (r *rcpt) addr() string     { return r.j.addrs[r.i] }
 func (r *rcpt) set(f rcptFlag)   { r.flags |= f }
 func (r *rcpt) clear(f rcptFlag) { r.flags &^= f }
 
-// rcptDomain is one recipient domain of a job: its name and the MX hosts
+// rcptDomain is one recipient domain of a delivery: its name and the MX hosts
 // its lookup found, shared by its recipients. Each recipient keeps only
 // its own place in the list, since they fall back one by one.
 type rcptDomain struct {
 	name string
 	mx   []MailHost // nil until the lookup succeeds
 	// members are the recipients waiting for the lookup, as indexes into
-	// the job's recipients; nil once it is done.
+	// the delivery's recipients; nil once it is done.
 	members  []int32
 	n        int32       // recipients of the domain, to size members
 	fellBack *rcptDomain // the same domain with the fallback MX's hosts

@@ -49,7 +49,7 @@ func runSession(t *testing.T, server []byte, splits []byte, nrcpt uint8) {
 func sessionCheck(fail func(string, ...any), server []byte, splits []byte, nrcpt uint8) {
 	{
 		n := int(nrcpt%8) + 1
-		tx := &smtp.Transaction{From: "s@l.test", Msg: fuzzMessage}
+		tx := &smtp.Envelope{From: "s@l.test", Msg: fuzzMessage}
 		for i := range n {
 			tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: fmt.Sprintf("r%d@d.test", i)})
 		}
@@ -150,7 +150,7 @@ func checkDelivered(fail func(string, ...any), written, server []byte, results [
 		if r.Status != smtp.Delivered {
 			continue
 		}
-		addr := r.Tx.Rcpts[r.Rcpt].Addr
+		addr := r.Env.Rcpts[r.Rcpt].Addr
 		rcpt := -1
 		for i, cmd := range cmds {
 			if strings.HasPrefix(cmd, "RCPT TO:<"+addr+">") {

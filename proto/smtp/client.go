@@ -22,15 +22,15 @@ type Config struct {
 // expect is one reply the client is owed, in the order the commands went
 // out: pipelined replies are matched by position, never by code or text.
 type expect struct {
-	st    state
-	chunk *chunk
-	rcpt  int   // index into chunk.rcpts for stateRcpt
-	end   int64 // output offset the command ends at: no reply before it is written
+	st   state
+	tx   *transaction
+	rcpt int   // index into tx.rcpts for stateRcpt
+	end  int64 // output offset the command ends at: no reply before it is written
 }
 
 // await records that the command just queued is owed a reply.
-func (c *Client) await(st state, ch *chunk, rcpt int) {
-	c.expects = append(c.expects, expect{st: st, chunk: ch, rcpt: rcpt, end: c.out.queued})
+func (c *Client) await(st state, ch *transaction, rcpt int) {
+	c.expects = append(c.expects, expect{st: st, tx: ch, rcpt: rcpt, end: c.out.queued})
 }
 
 // Client is the SMTP client machine of one connection. It does no I/O:
@@ -44,14 +44,15 @@ type Client struct {
 	replies  ReplyReader
 	out      output
 	expects  []expect
-	jobs     []*job
-	cur      *chunk    // the transaction whose MAIL/RCPT/DATA replies are owed
-	inflight []*chunk  // every transaction not yet ended, oldest first
-	body     *chunk    // the chunk whose message is being written
-	needRset bool      // the last transaction ended without a final dot
-	quit     bool      // Quit was called: no new transaction starts
-	quitSent bool      // QUIT is queued: the session ends once it is written
-	since    time.Time // start of the current wait
+	queue    []*queued
+	cur      *transaction   // the transaction whose MAIL/RCPT/DATA replies are owed
+	inflight []*transaction // every transaction not yet ended, oldest first
+	body     *transaction   // the transaction whose message is being written
+	needRset bool           // the last transaction ended without a final dot
+	quit     bool           // Quit was called: no new transaction starts
+	quitSent bool           // QUIT is queued: the session ends once it is written
+	begun    int            // SMTP transactions begun since TakeBegun last looked
+	since    time.Time      // start of the current wait
 	results  []Result
 	err      *ConnError
 	closed   bool
@@ -78,17 +79,17 @@ func (c *Client) Extensions() Extensions { return c.ext }
 
 // Add queues a transaction. It may be called at any time before the
 // connection ends; transactions run in the order added.
-func (c *Client) Add(tx *Transaction) {
-	j := &job{tx: tx, pending: make([]int, len(tx.Rcpts))}
+func (c *Client) Add(tx *Envelope) {
+	j := &queued{tx: tx, pending: make([]int, len(tx.Rcpts))}
 	for i := range j.pending {
 		j.pending[i] = i
 	}
 	if c.closed {
-		c.jobs = append(c.jobs, j)
+		c.queue = append(c.queue, j)
 		c.failJobs()
 		return
 	}
-	c.jobs = append(c.jobs, j)
+	c.queue = append(c.queue, j)
 	if c.state() == stateIdle {
 		c.startNext()
 	}
@@ -106,6 +107,14 @@ func (c *Client) Done() bool { return c.closed || (c.quitSent && c.out.empty()) 
 // Reusable reports whether another transaction may go on this connection.
 func (c *Client) Reusable() bool { return !c.closed && !c.quit }
 
+// TakeBegun reports how many SMTP transactions began (MAIL went into the
+// output) since it was last called.
+func (c *Client) TakeBegun() int {
+	n := c.begun
+	c.begun = 0
+	return n
+}
+
 // ErrWithdrawn is the Err of the recipients Withdraw hands back.
 var ErrWithdrawn = errors.New("withdrawn before its SMTP transaction began")
 
@@ -115,25 +124,25 @@ var ErrWithdrawn = errors.New("withdrawn before its SMTP transaction began")
 // transactions of tx already begun run to their verdict: cutting one
 // after its final dot could only make a possible duplicate. The session
 // itself goes on for the other transactions.
-func (c *Client) Withdraw(tx *Transaction, why string) {
+func (c *Client) Withdraw(tx *Envelope, why string) {
 	if tx.withdrawn != nil {
 		return
 	}
 	tx.withdrawn = &ConnError{Doing: why, Err: ErrWithdrawn}
-	for k, j := range c.jobs {
+	for k, j := range c.queue {
 		if j.tx != tx {
 			continue
 		}
 		c.handBack(tx, j.pending)
-		c.jobs = append(c.jobs[:k:k], c.jobs[k+1:]...)
+		c.queue = append(c.queue[:k:k], c.queue[k+1:]...)
 		return
 	}
 }
 
 // handBack returns recipients of a withdrawn transaction.
-func (c *Client) handBack(tx *Transaction, rcpts []int) {
+func (c *Client) handBack(tx *Envelope, rcpts []int) {
 	for _, r := range rcpts {
-		c.results = append(c.results, Result{Tx: tx, Rcpt: r, Status: NextHost, Err: tx.withdrawn})
+		c.results = append(c.results, Result{Env: tx, Rcpt: r, Status: NextHost, Err: tx.withdrawn})
 	}
 }
 
@@ -189,14 +198,14 @@ func (c *Client) Quit() {
 	idle := c.state() == stateIdle
 	c.quit = true
 	// Transactions not yet begun will not be: their recipients go back.
-	if len(c.jobs) > 0 {
+	if len(c.queue) > 0 {
 		why := &ConnError{Doing: "quitting", Err: errQuitting}
-		for _, j := range c.jobs {
+		for _, j := range c.queue {
 			for _, r := range j.pending {
-				c.results = append(c.results, Result{Tx: j.tx, Rcpt: r, Status: NextHost, Err: why})
+				c.results = append(c.results, Result{Env: j.tx, Rcpt: r, Status: NextHost, Err: why})
 			}
 		}
-		c.jobs = nil
+		c.queue = nil
 	}
 	if idle {
 		c.sendQuit()
@@ -344,13 +353,13 @@ func (c *Client) step(rep Reply) {
 		}
 		c.ready()
 	case stateMail:
-		c.mailReply(e.chunk, rep)
+		c.mailReply(e.tx, rep)
 	case stateRcpt:
-		c.rcptReply(e.chunk, e.rcpt, rep)
+		c.rcptReply(e.tx, e.rcpt, rep)
 	case stateData:
-		c.dataReply(e.chunk, rep)
+		c.dataReply(e.tx, rep)
 	case stateDot:
-		c.dotReply(e.chunk, rep)
+		c.dotReply(e.tx, rep)
 	case stateQuit:
 		// Whatever the server says to QUIT changes nothing.
 	case stateRset:
@@ -393,10 +402,10 @@ func (c *Client) startNext() bool {
 	if c.cur != nil || c.closed || c.quit {
 		return false
 	}
-	for len(c.jobs) > 0 && len(c.jobs[0].pending) == 0 {
-		c.jobs = c.jobs[1:]
+	for len(c.queue) > 0 && len(c.queue[0].pending) == 0 {
+		c.queue = c.queue[1:]
 	}
-	if len(c.jobs) == 0 {
+	if len(c.queue) == 0 {
 		return false
 	}
 	if c.needRset {
@@ -405,9 +414,9 @@ func (c *Client) startNext() bool {
 			return true // lock-step: MAIL waits for RSET's reply
 		}
 	}
-	j := c.jobs[0]
+	j := c.queue[0]
 	n := min(c.limit, len(j.pending))
-	ch := &chunk{tx: j.tx, rcpts: j.pending[:n:n], decided: make([]bool, n)}
+	ch := &transaction{tx: j.tx, rcpts: j.pending[:n:n], decided: make([]bool, n)}
 	j.pending = j.pending[n:]
 	if rep, reason := c.refuseLocally(j.tx); reason != nil {
 		for i := range ch.rcpts {
@@ -416,6 +425,7 @@ func (c *Client) startNext() bool {
 		return c.startNext()
 	}
 	c.cur = ch
+	c.begun++
 	c.inflight = append(c.inflight, ch)
 	c.out.command(c.mailCommand(j.tx))
 	c.await(stateMail, ch, 0)
@@ -435,7 +445,7 @@ func (c *Client) rset() {
 	c.await(stateRset, nil, 0)
 }
 
-func (c *Client) sendRcpt(ch *chunk, i int) {
+func (c *Client) sendRcpt(ch *transaction, i int) {
 	c.out.command(c.rcptCommand(ch.tx.Rcpts[ch.rcpts[i]]))
 	c.await(stateRcpt, ch, i)
 	ch.next = i + 1
@@ -443,7 +453,7 @@ func (c *Client) sendRcpt(ch *chunk, i int) {
 
 // refuseLocally decides a transaction this server cannot take without
 // asking it: a message over its SIZE limit, or one that needs SMTPUTF8.
-func (c *Client) refuseLocally(tx *Transaction) (Reply, error) {
+func (c *Client) refuseLocally(tx *Envelope) (Reply, error) {
 	if c.ext.MaxSize > 0 && tx.Msg.Size > c.ext.MaxSize {
 		return Reply{Code: 552, Enhanced: EnhancedCode{5, 3, 4}, Lines: []string{"5.3.4 message too big for server"}},
 			fmt.Errorf("message of %d octets is over the server's limit of %d", tx.Msg.Size, c.ext.MaxSize)
@@ -455,7 +465,7 @@ func (c *Client) refuseLocally(tx *Transaction) (Reply, error) {
 	return Reply{}, nil
 }
 
-func (c *Client) mailCommand(tx *Transaction) string {
+func (c *Client) mailCommand(tx *Envelope) string {
 	var b strings.Builder
 	b.WriteString("MAIL FROM:<")
 	b.WriteString(tx.From)

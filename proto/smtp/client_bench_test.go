@@ -19,7 +19,7 @@ func BenchmarkClientTransaction(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c := NewClient(Config{Hostname: "feed.test"}, t0)
-		c.Add(&Transaction{From: "list@lists.test", Rcpts: rcpts, Msg: msg})
+		c.Add(&Envelope{From: "list@lists.test", Rcpts: rcpts, Msg: msg})
 		for _, in := range [][]byte{greeting, ehlo, group, dot} {
 			c.Feed(in, t0)
 			n := 0

@@ -20,7 +20,7 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 // or nothing moves, feeding the server's bytes in pieces of step bytes (0:
 // whole). It returns the transcript: what each side wrote, line by line,
 // and every result.
-func session(srv *fakeServer, txs []*Transaction, step int, cfg Config) (string, *Client) {
+func session(srv *fakeServer, txs []*Envelope, step int, cfg Config) (string, *Client) {
 	var tr strings.Builder
 	if cfg.Hostname == "" {
 		cfg.Hostname = "client.test"
@@ -86,14 +86,14 @@ func writeLines(tr *strings.Builder, prefix string, b []byte) {
 
 var testMsg = NewMessage([]byte("Subject: test\r\n\r\nHello.\r\n.hidden dot\r\n"))
 
-func tx(rcpts ...Recipient) *Transaction {
-	return &Transaction{From: "list-bounces@lists.test", Rcpts: rcpts, Msg: testMsg}
+func tx(rcpts ...Recipient) *Envelope {
+	return &Envelope{From: "list-bounces@lists.test", Rcpts: rcpts, Msg: testMsg}
 }
 
 type scenario struct {
 	name string
 	srv  func() *fakeServer
-	txs  func() []*Transaction
+	txs  func() []*Envelope
 	cfg  Config
 }
 
@@ -112,12 +112,12 @@ var scenarios = []scenario{
 			}
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(3, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(3, "u%d@a.test")...)} },
 	},
 	{
 		name: "pipelined",
 		srv:  func() *fakeServer { return newFakeServer(pipelining...) },
-		txs:  func() []*Transaction { return []*Transaction{tx(rcptList(3, "u%d@a.test")...)} },
+		txs:  func() []*Envelope { return []*Envelope{tx(rcptList(3, "u%d@a.test")...)} },
 	},
 	{
 		name: "mixed-rcpt",
@@ -134,7 +134,7 @@ var scenarios = []scenario{
 			}
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(4, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(4, "u%d@a.test")...)} },
 	},
 	{
 		name: "all-rcpt-refused-pipelined",
@@ -144,7 +144,7 @@ var scenarios = []scenario{
 			s.data = "554 5.5.1 no valid recipients"
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "all-rcpt-refused-lockstep",
@@ -153,7 +153,7 @@ var scenarios = []scenario{
 			s.rcpt = func(string, int) string { return "550 5.1.1 no such user" }
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "data-4xx",
@@ -162,7 +162,7 @@ var scenarios = []scenario{
 			s.data = "451 4.3.0 try later"
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "452-in-250",
@@ -176,7 +176,7 @@ var scenarios = []scenario{
 			}
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(250, "u%03d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(250, "u%03d@a.test")...)} },
 	},
 	{
 		name: "421-mid-transaction",
@@ -190,7 +190,7 @@ var scenarios = []scenario{
 			}
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(3, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(3, "u%d@a.test")...)} },
 	},
 	{
 		name: "lost-after-dot",
@@ -199,7 +199,7 @@ var scenarios = []scenario{
 			s.afterDot = func(int) string { return "" }
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "garbage-pipelining",
@@ -213,7 +213,7 @@ var scenarios = []scenario{
 			}
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(3, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(3, "u%d@a.test")...)} },
 	},
 	{
 		name: "second-transaction-after-rset",
@@ -228,8 +228,8 @@ var scenarios = []scenario{
 			s.noRcptData = "554 5.5.1 no valid recipients"
 			return s
 		},
-		txs: func() []*Transaction {
-			return []*Transaction{
+		txs: func() []*Envelope {
+			return []*Envelope{
 				tx(rcptList(2, "gone%d@a.test")...),
 				tx(rcptList(2, "u%d@b.test")...),
 			}
@@ -242,7 +242,7 @@ var scenarios = []scenario{
 			s.rcpt = func(string, int) string { return "550 5.1.1 no such user" }
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(1, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(1, "u%d@a.test")...)} },
 	},
 	{
 		name: "helo-fallback",
@@ -251,7 +251,7 @@ var scenarios = []scenario{
 			s.ehlo = "502 5.5.1 command not implemented"
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(1, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(1, "u%d@a.test")...)} },
 	},
 	{
 		name: "greeting-554",
@@ -260,7 +260,7 @@ var scenarios = []scenario{
 			s.greeting = "554 5.7.1 no service for you"
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "mail-refused",
@@ -271,33 +271,33 @@ var scenarios = []scenario{
 			s.data = "503 5.5.1 need RCPT"
 			return s
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "too-big-for-server",
 		srv: func() *fakeServer {
 			return newFakeServer("PIPELINING", "SIZE 10")
 		},
-		txs: func() []*Transaction { return []*Transaction{tx(rcptList(2, "u%d@a.test")...)} },
+		txs: func() []*Envelope { return []*Envelope{tx(rcptList(2, "u%d@a.test")...)} },
 	},
 	{
 		name: "split-at-R",
 		srv:  func() *fakeServer { return newFakeServer(pipelining...) },
-		txs:  func() []*Transaction { return []*Transaction{tx(rcptList(5, "u%d@a.test")...)} },
+		txs:  func() []*Envelope { return []*Envelope{tx(rcptList(5, "u%d@a.test")...)} },
 		cfg:  Config{MaxRcpts: 2},
 	},
 	{
 		name: "limits-rcptmax",
 		srv:  func() *fakeServer { return newFakeServer("PIPELINING", "LIMITS RCPTMAX=2") },
-		txs:  func() []*Transaction { return []*Transaction{tx(rcptList(3, "u%d@a.test")...)} },
+		txs:  func() []*Envelope { return []*Envelope{tx(rcptList(3, "u%d@a.test")...)} },
 	},
 	{
 		name: "dsn-params",
 		srv:  func() *fakeServer { return newFakeServer("PIPELINING", "DSN", "SMTPUTF8") },
-		txs: func() []*Transaction {
+		txs: func() []*Envelope {
 			t := tx(Recipient{Addr: "u1@a.test", DSN: &RecipientDSN{Notify: "FAILURE,DELAY", ORcpt: "rfc822;u1@a.test"}})
 			t.Ret, t.EnvID, t.SMTPUTF8 = "HDRS", "abc123", true
-			return []*Transaction{t}
+			return []*Envelope{t}
 		},
 	},
 }
@@ -370,7 +370,7 @@ func TestClientOneResultEach(t *testing.T) {
 			results = append(results, c.Results()...)
 			seen := map[string]int{}
 			for _, r := range results {
-				seen[fmt.Sprintf("%p/%d", r.Tx, r.Rcpt)]++
+				seen[fmt.Sprintf("%p/%d", r.Env, r.Rcpt)]++
 				if r.Status == Delivered && (r.Reply.Class() != 2 || r.Err != nil) {
 					t.Errorf("%v: delivered without a 2xx final reply", r)
 				}
@@ -467,7 +467,7 @@ func TestClientQuitWithQueuedWork(t *testing.T) {
 	}
 	status := map[string]Status{}
 	for _, r := range c.Results() {
-		status[r.Tx.Rcpts[r.Rcpt].Addr] = r.Status
+		status[r.Env.Rcpts[r.Rcpt].Addr] = r.Status
 	}
 	for _, a := range []string{"u1@a.test", "u2@a.test"} {
 		if status[a] != Delivered {

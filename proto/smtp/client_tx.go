@@ -5,7 +5,7 @@ import "strings"
 // mailReply handles the reply to MAIL FROM. A refused sender decides every
 // recipient of the transaction; pipelined RCPT and DATA replies that
 // follow are then only counted off.
-func (c *Client) mailReply(ch *chunk, rep Reply) {
+func (c *Client) mailReply(ch *transaction, rep Reply) {
 	if rep.Class() == 2 {
 		if !c.ext.Pipelining {
 			c.sendRcpt(ch, 0)
@@ -25,7 +25,7 @@ func (c *Client) mailReply(ch *chunk, rep Reply) {
 // too many: 452, or 552 from servers that follow RFC 821's older advice.
 // It only counts when the transaction already has a recipient, so a
 // server that takes none cannot keep the client splitting forever.
-func tooManyRecipients(ch *chunk, rep Reply) bool {
+func tooManyRecipients(ch *transaction, rep Reply) bool {
 	if len(ch.accepted) == 0 {
 		return false
 	}
@@ -36,7 +36,7 @@ func tooManyRecipients(ch *chunk, rep Reply) bool {
 		strings.Contains(strings.ToLower(strings.Join(rep.Lines, " ")), "too many recipients"))
 }
 
-func (c *Client) rcptReply(ch *chunk, i int, rep Reply) {
+func (c *Client) rcptReply(ch *transaction, i int, rep Reply) {
 	switch {
 	case ch.mailFail != nil:
 		// Already decided by the refused MAIL.
@@ -66,7 +66,7 @@ func (c *Client) rcptReply(ch *chunk, i int, rep Reply) {
 	c.await(stateData, ch, 0)
 }
 
-func (c *Client) dataReply(ch *chunk, rep Reply) {
+func (c *Client) dataReply(ch *transaction, rep Reply) {
 	if rep.Code != 354 {
 		if rep.Class() == 2 {
 			c.fail(&ConnError{Doing: stateDoing[stateData], Err: protocolError("success reply to DATA", []byte(rep.String()))})
@@ -98,7 +98,7 @@ func (c *Client) dataReply(ch *chunk, rep Reply) {
 	}
 }
 
-func (c *Client) dotReply(ch *chunk, rep Reply) {
+func (c *Client) dotReply(ch *transaction, rep Reply) {
 	c.body = nil
 	ch.dotSent = true
 	status := Delivered
@@ -115,7 +115,7 @@ func (c *Client) dotReply(ch *chunk, rep Reply) {
 }
 
 // finish takes an ended transaction off the books.
-func (c *Client) finish(ch *chunk) {
+func (c *Client) finish(ch *transaction) {
 	if c.cur == ch {
 		c.cur = nil
 	}
@@ -130,15 +130,15 @@ func (c *Client) finish(ch *chunk) {
 
 // endTransaction closes a transaction that never reached its final dot:
 // the server still holds its envelope, so RSET comes before anything else.
-func (c *Client) endTransaction(ch *chunk) {
+func (c *Client) endTransaction(ch *transaction) {
 	c.needRset = true
 	c.finish(ch)
 	c.afterTransaction()
 }
 
 // requeueCarry puts the recipients refused as too many at the front of
-// their job and lowers the per-transaction limit to what the server took.
-func (c *Client) requeueCarry(ch *chunk) {
+// their envelope and lowers the per-transaction limit to what the server took.
+func (c *Client) requeueCarry(ch *transaction) {
 	if len(ch.carry) == 0 {
 		return
 	}
@@ -148,14 +148,14 @@ func (c *Client) requeueCarry(ch *chunk) {
 		ch.carry = nil
 		return
 	}
-	for _, j := range c.jobs {
+	for _, j := range c.queue {
 		if j.tx == ch.tx {
 			j.pending = append(ch.carry, j.pending...)
 			ch.carry = nil
 			return
 		}
 	}
-	c.jobs = append([]*job{{tx: ch.tx, pending: ch.carry}}, c.jobs...)
+	c.queue = append([]*queued{{tx: ch.tx, pending: ch.carry}}, c.queue...)
 	ch.carry = nil
 }
 
@@ -167,9 +167,9 @@ func failStatus(rep Reply) Status {
 }
 
 // decide records recipient i of ch's fate.
-func (c *Client) decide(ch *chunk, i int, status Status, rep Reply, err error) {
+func (c *Client) decide(ch *transaction, i int, status Status, rep Reply, err error) {
 	ch.decided[i] = true
-	c.results = append(c.results, Result{Tx: ch.tx, Rcpt: ch.rcpts[i], Status: status, Reply: rep, Err: err})
+	c.results = append(c.results, Result{Env: ch.tx, Rcpt: ch.rcpts[i], Status: status, Reply: rep, Err: err})
 }
 
 // fail ends the connection. Recipients whose fate is not known go back to
@@ -195,7 +195,7 @@ func (c *Client) fail(e *ConnError) {
 			case ch.dotSent && accepted[i]:
 				// The dot went out and its reply never came.
 				ch.decided[i] = true
-				c.results = append(c.results, Result{Tx: ch.tx, Rcpt: ch.rcpts[i], Status: Deferred, Err: e, PossibleDuplicate: true})
+				c.results = append(c.results, Result{Env: ch.tx, Rcpt: ch.rcpts[i], Status: Deferred, Err: e, PossibleDuplicate: true})
 			default:
 				c.decide(ch, i, NextHost, e.Reply, e)
 			}
@@ -210,10 +210,10 @@ func (c *Client) fail(e *ConnError) {
 
 // failJobs hands every recipient not yet in a transaction back.
 func (c *Client) failJobs() {
-	for _, j := range c.jobs {
+	for _, j := range c.queue {
 		for _, r := range j.pending {
-			c.results = append(c.results, Result{Tx: j.tx, Rcpt: r, Status: NextHost, Reply: c.err.Reply, Err: c.err})
+			c.results = append(c.results, Result{Env: j.tx, Rcpt: r, Status: NextHost, Reply: c.err.Reply, Err: c.err})
 		}
 	}
-	c.jobs = nil
+	c.queue = nil
 }

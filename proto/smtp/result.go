@@ -37,7 +37,7 @@ func (s Status) String() string {
 
 // Result is one recipient's fate at one server.
 type Result struct {
-	Tx     *Transaction
+	Env    *Envelope
 	Rcpt   int // index into Tx.Rcpts
 	Status Status
 	// Reply is the server reply that decided, when one did; for a local
@@ -53,7 +53,7 @@ type Result struct {
 }
 
 func (r Result) String() string {
-	addr := r.Tx.Rcpts[r.Rcpt].Addr
+	addr := r.Env.Rcpts[r.Rcpt].Addr
 	var ce *ConnError
 	switch {
 	case errors.As(r.Err, &ce) && ce.Err == nil:

@@ -1,10 +1,10 @@
 package smtp
 
-// Transaction is one message for a list of recipients on one server. The
+// Envelope is one message for a list of recipients on one server. The
 // client splits it into SMTP transactions of at most Config.MaxRcpts
 // recipients (fewer once the server says "too many recipients"), run one
 // after another on the same connection.
-type Transaction struct {
+type Envelope struct {
 	From  string // reverse path, without angle brackets; "" for <>
 	Rcpts []Recipient
 	Msg   *Message
@@ -32,21 +32,21 @@ type RecipientDSN struct {
 	ORcpt  string // ORCPT=, already xtext-encoded, "" for none
 }
 
-// chunk is one SMTP transaction: some of a Transaction's recipients.
-type chunk struct {
-	tx       *Transaction
+// transaction is one SMTP transaction: some of an Envelope's recipients.
+type transaction struct {
+	tx       *Envelope
 	rcpts    []int // indexes into tx.Rcpts, in RCPT order
 	next     int   // lock-step: how many RCPTs were sent
 	accepted []int
-	carry    []int // refused as too many: go into the next chunk
+	carry    []int // refused as too many: go into the next transaction
 	mailFail *Reply
 	decided  []bool // by position in rcpts: has a result, or was carried
 	dotEnd   int64  // output offset at which the final dot is written
 	dotSent  bool
 }
 
-// job is a Transaction with the recipients not yet put in a chunk.
-type job struct {
-	tx      *Transaction
+// queued is an Envelope with the recipients not yet put in a transaction.
+type queued struct {
+	tx      *Envelope
 	pending []int
 }

@@ -9,9 +9,9 @@ import (
 	"smtpfeed/reactor"
 )
 
-// job is one message on its way: its recipients, their lookups and the
+// delivery is one message on its way: its recipients, their lookups and the
 // answers owed to the caller.
-type job struct {
+type delivery struct {
 	e        *Engine
 	id       int
 	from     string
@@ -33,8 +33,8 @@ type job struct {
 	counts   [smtp.NextHost + 1]int
 }
 
-func newJob(e *Engine, id int, m *Message, answer func(int, Outcome), done func()) *job {
-	j := &job{e: e, id: id, from: m.From, utf8: m.SMTPUTF8, answer: answer, done: done, left: len(m.Rcpts), addrs: m.Rcpts}
+func newDelivery(e *Engine, id int, m *Message, answer func(int, Outcome), done func()) *delivery {
+	j := &delivery{e: e, id: id, from: m.From, utf8: m.SMTPUTF8, answer: answer, done: done, left: len(m.Rcpts), addrs: m.Rcpts}
 	j.rcpts = make([]rcpt, len(m.Rcpts))
 	for i := range m.Rcpts {
 		j.rcpts[i] = rcpt{j: j, i: int32(i)}
@@ -46,9 +46,9 @@ func newJob(e *Engine, id int, m *Message, answer func(int, Outcome), done func(
 }
 
 // ID names the message in logs, as a queue ID does.
-func (j *job) ID() string { return fmt.Sprintf("m%06d", j.id) }
+func (j *delivery) ID() string { return fmt.Sprintf("m%06d", j.id) }
 
-func (j *job) start(now time.Time) {
+func (j *delivery) start(now time.Time) {
 	j.started = now
 	j.deadline = j.e.loop.AddTimer(now.Add(j.e.cfg.MessageTimeout), j.expire)
 	if len(j.rcpts) == 0 {
@@ -77,7 +77,7 @@ func (j *job) start(now time.Time) {
 // groupByDomain gives every recipient its domain and lists each domain's
 // recipients, domains in order of first appearance. Recipients whose
 // address does not parse are bounced here.
-func (j *job) groupByDomain() []*rcptDomain {
+func (j *delivery) groupByDomain() []*rcptDomain {
 	byName := make(map[string]*rcptDomain)
 	var doms []*rcptDomain
 	grouped := 0
@@ -113,7 +113,7 @@ func (j *job) groupByDomain() []*rcptDomain {
 }
 
 // resolved hands a domain's recipients their MX hosts and routes them.
-func (j *job) resolved(d *rcptDomain, res MXResult) {
+func (j *delivery) resolved(d *rcptDomain, res MXResult) {
 	var loop string
 	if res.Fail == nil {
 		d.mx, loop = j.e.dropSelf(res.Hosts)
@@ -147,7 +147,7 @@ func (j *job) resolved(d *rcptDomain, res MXResult) {
 // when they come back (dest.results). An SMTP transaction already begun
 // runs to its verdict, bounded by the SMTP timeouts: answering 4.4.7
 // while it may still deliver would have the caller send it again.
-func (j *job) expire(now time.Time) {
+func (j *delivery) expire(now time.Time) {
 	j.expired = true
 	o := outcomeDeadline(j.e.cfg.MessageTimeout.String())
 	for i := range j.rcpts {
@@ -156,16 +156,16 @@ func (j *job) expire(now time.Time) {
 		}
 	}
 	// Gathered first: a withdrawal answers recipients, which takes
-	// settled transactions off d.inflight.
+	// settled envelopes off d.inflight.
 	type withdrawal struct {
 		c  *Conn
-		tx *smtp.Transaction
+		tx *smtp.Envelope
 	}
 	var ws []withdrawal
 	for _, d := range j.e.dests {
 		for _, b := range d.inflight {
 			if b.j == j && d.conn != nil {
-				ws = append(ws, withdrawal{d.conn, &b.tx})
+				ws = append(ws, withdrawal{d.conn, &b.env})
 			}
 		}
 	}
@@ -181,7 +181,7 @@ func (j *job) expire(now time.Time) {
 // the message's transactions are closed, so that the caller has every
 // answer in bounded time (a recipient past its final dot then hears
 // 4.4.2, possibly delivered; the others 4.4.7).
-func (j *job) cut(time.Time) {
+func (j *delivery) cut(time.Time) {
 	why := fmt.Errorf("the message deadline passed %v ago", j.e.cfg.DeadlineGrace)
 	for _, d := range j.e.dests {
 		for _, b := range d.inflight {
@@ -194,7 +194,7 @@ func (j *job) cut(time.Time) {
 }
 
 // cancel answers every recipient not yet handed to a connection 4.3.2.
-func (j *job) cancel() {
+func (j *delivery) cancel() {
 	for i := range j.rcpts {
 		if r := &j.rcpts[i]; !r.is(rcptInConn) {
 			r.finish(outcomeShutdown())
@@ -203,8 +203,8 @@ func (j *job) cancel() {
 }
 
 // answered counts a recipient's answer and passes it on; the last one
-// ends the job.
-func (j *job) answered(r *rcpt, o Outcome) {
+// ends the delivery.
+func (j *delivery) answered(r *rcpt, o Outcome) {
 	now := j.e.loop.Now()
 	j.left--
 	j.counts[o.Status]++
@@ -222,13 +222,13 @@ func (j *job) answered(r *rcpt, o Outcome) {
 	}
 }
 
-// finish ends the job once every recipient is answered.
-func (j *job) finish(now time.Time) {
+// finish ends the delivery once every recipient is answered.
+func (j *delivery) finish(now time.Time) {
 	j.e.loop.StopTimer(j.deadline)
 	if j.cutoff != nil {
 		j.e.loop.StopTimer(j.cutoff)
 	}
-	delete(j.e.jobs, j)
+	delete(j.e.deliveries, j)
 	j.e.forgetUnused()
 	j.e.cfg.Log.Message(MessageLog{
 		ID: j.ID(), From: j.from, Rcpts: len(j.rcpts), Domains: j.domains,
