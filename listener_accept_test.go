@@ -4,14 +4,11 @@ package smtpfeed
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"smtpfeed/reactor"
 )
 
 // TestListenerAcceptOutOfDescriptors: a caller waiting in the accept
@@ -20,26 +17,9 @@ import (
 // watching for a back-off, logs once, and accepts the caller once a
 // descriptor is free again.
 func TestListenerAcceptOutOfDescriptors(t *testing.T) {
-	loop := newLoop(t, nil)
-	log := &noticeLog{}
-	e, err := NewEngine(loop, Config{DeliverNothing: true, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lfd, err := reactor.ListenTCP(netip.MustParseAddrPort("127.0.0.1:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(lfd) })
-	sa, err := unix.Getsockname(lfd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := ListenLMTP(loop, e, lfd, LMTPOptions{}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller, err := net.DialTimeout("tcp", netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port)).String(), 5*time.Second)
+	lt := newTCPListener(t, LMTPOptions{}, 0)
+	loop, log, l := lt.loop, lt.log, lt.l
+	caller, err := net.DialTimeout("tcp", lt.addr.String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,14 +22,19 @@ type noticeLog struct {
 
 func (l *noticeLog) Notice(s string) { l.notices = append(l.notices, s) }
 
-// TestListenerAllowPeers: a TCP listener serves only peers in the
-// networks allowed; anyone else hears 421 4.7.1 and is closed, and is
-// logged once however often it comes back. The whole 127.0.0.0/8 is on
-// lo, so the test picks its peer's address by binding the client.
-func TestListenerAllowPeers(t *testing.T) {
-	loop := newLoop(t, nil)
-	log := &noticeLog{}
-	e, err := NewEngine(loop, Config{DeliverNothing: true, Log: log})
+// tcpListener is an LMTP listener on a loopback TCP port, serving an
+// engine that delivers nothing and keeps its notices.
+type tcpListener struct {
+	loop *reactor.Loop
+	log  *noticeLog
+	l    *LMTPListener
+	addr netip.AddrPort
+}
+
+func newTCPListener(t *testing.T, opt LMTPOptions, sessions int) *tcpListener {
+	t.Helper()
+	lt := &tcpListener{loop: newLoop(t, nil), log: &noticeLog{}}
+	e, err := NewEngine(lt.loop, Config{DeliverNothing: true, Log: lt.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,17 +42,26 @@ func TestListenerAllowPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ListenLMTP(loop, e, fd, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}}, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.AllowPeers([]netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
 	t.Cleanup(func() { unix.Close(fd) })
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := uint16(sa.(*unix.SockaddrInet4).Port)
+	lt.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sa.(*unix.SockaddrInet4).Port))
+	if lt.l, err = ListenLMTP(lt.loop, e, fd, opt, sessions); err != nil {
+		t.Fatal(err)
+	}
+	return lt
+}
+
+// TestListenerAllowPeers: a TCP listener serves only peers in the
+// networks allowed; anyone else hears 421 4.7.1 and is closed, and is
+// logged once however often it comes back. The whole 127.0.0.0/8 is on
+// lo, so the test picks its peer's address by binding the client.
+func TestListenerAllowPeers(t *testing.T) {
+	lt := newTCPListener(t, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}}, 4)
+	loop, log, l, port := lt.loop, lt.log, lt.l, lt.addr.Port()
+	l.AllowPeers([]netip.Prefix{netip.MustParsePrefix("127.0.0.2/32")})
 	greeting := func(from string) string {
 		t.Helper()
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
