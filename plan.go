@@ -21,7 +21,8 @@ import (
 // (any may name its address) and no connect in flight whose failure would
 // send recipients there (a hold, see rcpt.tentative). Otherwise it starts
 // after the grace period at the latest: there is no global barrier on the
-// lookups, so one slow name server delays only the hosts it could feed.
+// lookups, so a slow name server costs the other hosts the grace period
+// at most, not its timeout.
 
 // plan owns the counters the routing rules read, changed only through
 // its named transitions.
