@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,10 +55,7 @@ func TestEveryFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() }) // after the parallel runs, unlike defer
-	var session bytes.Buffer
-	if err := s.World.WriteLMTP(&session); err != nil {
-		t.Fatal(err)
-	}
+	session := worldSession(t, s)
 	rcpts := s.World.Addresses()
 	dir := t.TempDir()
 	rcptFile := filepath.Join(dir, "rcpts")
@@ -121,7 +117,7 @@ func TestEveryFlag(t *testing.T) {
 			args := append(slices.Clone(base), r.args...)
 			var in []byte
 			if r.stdin {
-				in = session.Bytes()
+				in = session
 			}
 			out, errOut, err := smtpfeedChild(t, args, in)
 			code := exitOK

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,13 +31,10 @@ func TestLoopbackRefusedByDefault(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			var session bytes.Buffer
-			if err := s.World.WriteLMTP(&session); err != nil {
-				t.Fatal(err)
-			}
+			session := worldSession(t, s)
 			args := append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
 				"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=" + time.Second.String()}, tc.extra...)
-			out, errOut, err := smtpfeedChild(t, args, session.Bytes())
+			out, errOut, err := smtpfeedChild(t, args, session)
 			if err != nil {
 				t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
 			}

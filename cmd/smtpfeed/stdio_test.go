@@ -48,6 +48,16 @@ func smtpfeedChild(t *testing.T, args []string, in []byte) (string, string, erro
 	return "", "", nil
 }
 
+// worldSession is the LMTP session that hands s's list to smtpfeed.
+func worldSession(t *testing.T, s *sim.Sim) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := s.World.WriteLMTP(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
 // TestStdioSession: smtpfeed as sendmail runs it, on pipes, delivering the
 // generated LMTP session of a simnet world: one reply per recipient after
 // DATA, in order, matching the world's outcomes; exit status 0.
@@ -59,13 +69,10 @@ func TestStdioSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var session bytes.Buffer
-	if err := s.World.WriteLMTP(&session); err != nil {
-		t.Fatal(err)
-	}
+	session := worldSession(t, s)
 	args := []string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
 		"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}
-	out, errOut, err := smtpfeedChild(t, args, session.Bytes())
+	out, errOut, err := smtpfeedChild(t, args, session)
 	if err != nil {
 		t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
 	}
