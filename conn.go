@@ -1,6 +1,7 @@
 package smtpfeed
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -57,6 +58,14 @@ type ConnConfig struct {
 	// buffer serves all and a thousand connections do not hold a
 	// thousand idle buffers.
 	ReadBuf []byte
+	// TLS, when set, makes the session STARTTLS where the server offers
+	// it, with this configuration; the handshake runs on TLSWorkers and
+	// reports through Inbox. SealBuf gathers output to seal, shared like
+	// ReadBuf.
+	TLS        *tls.Config
+	TLSWorkers *reactor.TLSWorkers
+	Inbox      *reactor.Inbox
+	SealBuf    []byte
 }
 
 // ConnHandlers are the engine's callbacks, all run on the loop.
@@ -95,7 +104,33 @@ type Conn struct {
 	h      ConnHandlers
 	cfg    ConnConfig
 	buf    []byte
+	// tls is the session's TLS once STARTTLS was accepted; secure once
+	// its handshake succeeded and the session runs inside it.
+	tls    *reactor.TLSClient
+	secure bool
+	plain  []byte // opened records land here
+	// checks memoises certificate checks by what was checked ("dane
+	// mx.example.com"): every recipient of a host shares one.
+	checks map[string]error
+	began  bool // a transaction has begun
 }
+
+// verified runs check once per key on this connection.
+func (c *Conn) verified(key string, check func() error) error {
+	if err, ok := c.checks[key]; ok {
+		return err
+	}
+	if c.checks == nil {
+		c.checks = make(map[string]error)
+	}
+	err := check()
+	c.checks[key] = err
+	return err
+}
+
+// ErrTLSHandshake is why a session whose STARTTLS handshake failed
+// ended: its recipients try the host again in plaintext, once.
+var ErrTLSHandshake = errors.New("TLS handshake failed")
 
 // DialSMTP starts connecting to addr. Envelopes may be added at once;
 // they go out once the session is open.
@@ -111,6 +146,7 @@ func DialSMTP(loop *reactor.Loop, host string, addr netip.AddrPort, cfg ConnConf
 		return nil, fmt.Errorf("%s[%s]: %w", host, addr.Addr(), err)
 	}
 	now := loop.Now()
+	cfg.SMTP.StartTLS = cfg.TLS != nil && cfg.Inbox != nil && cfg.TLSWorkers != nil
 	c := &Conn{Host: host, Addr: addr, loop: loop, fd: fd, h: h, cfg: cfg, m: smtp.NewClient(cfg.SMTP, now)}
 	if err := loop.Register(fd, reactor.Writable, c.ready); err != nil {
 		loop.Close(fd)
@@ -154,6 +190,30 @@ func (c *Conn) Withdraw(tx *smtp.Envelope, why string) {
 
 // AwaitingDot reports a final dot sent whose reply has not come.
 func (c *Conn) AwaitingDot() bool { return c.st == connOpen && c.m.AwaitingDot() }
+
+// TLS is the session's TLS state: nil while it runs in plaintext.
+func (c *Conn) TLS() *tls.ConnectionState {
+	if !c.secure {
+		return nil
+	}
+	return c.tls.State()
+}
+
+// TLSRefused is the server's answer when it refused STARTTLS.
+func (c *Conn) TLSRefused() *smtp.Reply { return c.m.TLSRefused() }
+
+// Handshake reports how long the TLS handshake took and the worker time
+// it cost; zero without one.
+func (c *Conn) Handshake() (took, cpu time.Duration) {
+	if c.tls == nil {
+		return 0, 0
+	}
+	return c.tls.HandshakeTime, c.tls.CPU
+}
+
+// SetAdmit sets the check each recipient passes as its SMTP transaction
+// begins (see smtp.Client.SetAdmit).
+func (c *Conn) SetAdmit(f func(tx *smtp.Envelope, rcpt int) error) { c.m.SetAdmit(f) }
 
 // Extensions reports what the server advertised.
 func (c *Conn) Extensions() smtp.Extensions { return c.m.Extensions() }
@@ -199,6 +259,18 @@ func (c *Conn) ready(now time.Time, ev reactor.Events) {
 
 func (c *Conn) read(now time.Time) {
 	n, err := reactor.Read(c.fd, c.buf)
+	if c.tls != nil {
+		if n > 0 {
+			c.tls.Feed(c.buf[:n])
+		}
+		if err != nil {
+			c.tls.FeedEOF()
+		}
+		if c.secure {
+			c.open(now)
+		}
+		return
+	}
 	if n > 0 {
 		c.m.Feed(c.buf[:n], now)
 	}
@@ -207,11 +279,59 @@ func (c *Conn) read(now time.Time) {
 	}
 }
 
+// startTLS starts the handshake once the server accepted STARTTLS.
+func (c *Conn) startTLS(now time.Time) {
+	c.tls = reactor.StartTLSClient(c.cfg.Inbox, c.cfg.TLSWorkers, c.cfg.TLS, now, c.tlsNews)
+}
+
+// tlsNews: the handshake wrote, or ended.
+func (c *Conn) tlsNews(now time.Time) {
+	if c.st == connClosed {
+		return
+	}
+	if !c.secure {
+		done, err := c.tls.HandshakeDone(now)
+		switch {
+		case done && err != nil:
+			c.flush(now) // the alert, if the socket takes it
+			c.m.Lost(fmt.Errorf("%w: %v", ErrTLSHandshake, err))
+		case done:
+			c.secure = true
+			if c.plain == nil {
+				c.plain = make([]byte, readBufferSize)
+			}
+			c.m.Secured(now)
+			c.open(now) // records that came with the handshake's end
+		}
+	}
+	c.progress(now)
+}
+
+// open opens the records received so far and feeds the machine.
+func (c *Conn) open(now time.Time) {
+	for !c.m.Done() {
+		n, err := c.tls.Read(c.plain)
+		if n > 0 {
+			c.m.Feed(c.plain[:n], now)
+		}
+		if err != nil {
+			c.m.Lost(err)
+			return
+		}
+		if n == 0 {
+			return
+		}
+	}
+}
+
 // progress writes what the machine has to say, passes on results, and
 // sets the socket's interest and the timer from the machine's state. It
 // writes at once rather than waiting for writability: the socket almost
 // always takes a command group whole, which saves a poll per round trip.
 func (c *Conn) progress(now time.Time) {
+	if c.st == connOpen && c.tls == nil && c.m.Handshaking() {
+		c.startTLS(now)
+	}
 	if c.st == connOpen && !c.m.Done() {
 		c.flush(now)
 	}
@@ -245,6 +365,10 @@ func (c *Conn) progress(now time.Time) {
 }
 
 func (c *Conn) flush(now time.Time) {
+	if c.tls != nil {
+		c.flushTLS(now)
+		return
+	}
 	out := c.m.Output()
 	if len(out) == 0 {
 		return
@@ -258,10 +382,71 @@ func (c *Conn) flush(now time.Time) {
 	}
 }
 
+// maxSealed bounds the records sealed in one pass for one connection:
+// a large message to a fast host does not hold up the loop's other
+// sockets.
+const maxSealed = 256 << 10
+
+// flushTLS seals the machine's output into records while the socket
+// takes them whole, and writes the ciphertext waiting. Sealing waits
+// for the socket: a large message is never held sealed in memory.
+func (c *Conn) flushTLS(now time.Time) {
+	for sealed := 0; ; {
+		if ct := c.tls.Output(); len(ct) > 0 {
+			n, err := reactor.Write(c.fd, ct)
+			if n > 0 {
+				c.tls.Advance(n)
+			}
+			if err != nil {
+				c.m.Lost(err)
+				return
+			}
+			if n < len(ct) {
+				return // the socket is full; writable says when
+			}
+		}
+		out := c.m.Output()
+		if !c.secure || len(out) == 0 || sealed >= maxSealed {
+			return
+		}
+		p := c.gather(out)
+		n, err := c.tls.Write(p)
+		sealed += n
+		if n > 0 {
+			c.m.Wrote(n, now)
+		}
+		if err != nil {
+			c.m.Lost(err)
+			return
+		}
+	}
+}
+
+// gather is the next up to 16 KiB (one record) of output, copied only
+// when it spans segments.
+func (c *Conn) gather(out [][]byte) []byte {
+	const record = 16 << 10
+	if len(out[0]) >= record || len(out) == 1 {
+		return out[0][:min(len(out[0]), record)]
+	}
+	if c.cfg.SealBuf == nil {
+		c.cfg.SealBuf = make([]byte, record)
+	}
+	buf := c.cfg.SealBuf[:0]
+	for _, seg := range out {
+		take := min(len(seg), record-len(buf))
+		buf = append(buf, seg[:take]...)
+		if len(buf) == record {
+			break
+		}
+	}
+	return buf
+}
+
 // arm sets what the socket is watched for and when the timer fires.
 func (c *Conn) arm() {
 	ev := reactor.Readable
-	if c.st == connConnecting || len(c.m.Output()) > 0 {
+	if c.st == connConnecting || c.wantsWrite() {
 		ev |= reactor.Writable
 	}
 	c.loop.Modify(c.fd, ev)
@@ -275,7 +460,23 @@ func (c *Conn) arm() {
 	}
 }
 
+// wantsWrite reports output the socket has not taken: ciphertext, or
+// plaintext to seal or write.
+func (c *Conn) wantsWrite() bool {
+	if c.tls != nil {
+		return len(c.tls.Output()) > 0 || (c.secure && len(c.m.Output()) > 0)
+	}
+	return len(c.m.Output()) > 0
+}
+
 func (c *Conn) expired(now time.Time) {
+	if c.m.Handshaking() && !now.Before(c.m.Deadline()) {
+		// A server that accepts STARTTLS and then stalls is as broken
+		// for TLS as one that fails the handshake.
+		c.m.Lost(fmt.Errorf("%w: %w", ErrTLSHandshake, smtp.ErrTimeout))
+		c.progress(now)
+		return
+	}
 	if c.st == connConnecting {
 		c.m.ConnectFailed(fmt.Errorf("connect to %s: %w", c, errConnectTimeout))
 	} else {
@@ -307,6 +508,9 @@ func (c *Conn) close(err error) {
 	c.loop.StopTimer(c.timer)
 	c.loop.StopTimer(c.life)
 	c.loop.Close(c.fd)
+	if c.tls != nil {
+		c.tls.Close()
+	}
 	c.buf = nil
 	if c.h.Closed != nil {
 		c.h.Closed(c, err)

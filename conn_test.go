@@ -2,6 +2,7 @@ package smtpfeed
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ type received struct {
 	from  string
 	rcpts []string
 	data  []byte
+	tls   string // the TLS version it came under; "" in plaintext
 }
 
 // goSMTPBackend records every message; recipients whose local part starts
@@ -34,11 +36,11 @@ type goSMTPBackend struct {
 	conns int
 }
 
-func (b *goSMTPBackend) NewSession(*gosmtp.Conn) (gosmtp.Session, error) {
+func (b *goSMTPBackend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
 	b.mu.Lock()
 	b.conns++
 	b.mu.Unlock()
-	return &goSMTPSession{b: b}, nil
+	return &goSMTPSession{b: b, conn: c}, nil
 }
 
 func (b *goSMTPBackend) received() []received {
@@ -48,8 +50,9 @@ func (b *goSMTPBackend) received() []received {
 }
 
 type goSMTPSession struct {
-	b   *goSMTPBackend
-	cur received
+	b    *goSMTPBackend
+	conn *gosmtp.Conn
+	cur  received
 }
 
 func (s *goSMTPSession) Reset()        { s.cur = received{} }
@@ -76,6 +79,9 @@ func (s *goSMTPSession) Data(r io.Reader) error {
 		return err
 	}
 	s.cur.data = data
+	if st, ok := s.conn.TLSConnectionState(); ok {
+		s.cur.tls = tls.VersionName(st.Version)
+	}
 	s.b.mu.Lock()
 	s.b.msgs = append(s.b.msgs, s.cur)
 	s.b.mu.Unlock()

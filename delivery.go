@@ -90,7 +90,7 @@ func (j *delivery) groupByDomain() []*rcptDomain {
 		}
 		d := byName[name]
 		if d == nil {
-			d = &rcptDomain{name: name}
+			d = &rcptDomain{name: name, tls: j.e.policyFor(name)}
 			byName[name] = d
 			doms = append(doms, d)
 		}

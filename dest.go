@@ -86,9 +86,12 @@ func (d *dest) start() {
 	e := d.e
 	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Lifetime: e.cfg.ConnLifetime,
 		Source: e.cfg.Source, ReadBuf: e.readBuf}
-	c, err := DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
-		ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed,
-			Began: func(_ *Conn, n int) { e.stats.Transactions += n }})
+	err := e.connTLS(&cfg, d.name, d)
+	var c *Conn
+	if err == nil {
+		c, err = DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
+			ConnHandlers{Opened: d.opened, Results: d.results, Idle: d.idled, Closed: d.closed, Began: d.began})
+	}
 	if err != nil {
 		e.pool.release()
 		if enhanced, local := localFault(err); local {
@@ -101,6 +104,16 @@ func (d *dest) start() {
 	}
 	e.stats.Connections++
 	d.conn, d.carried = c, false
+	if e.tls.mayNeed {
+		c.SetAdmit(func(tx *smtp.Envelope, i int) error {
+			k := d.envelopeOf(tx)
+			if k < 0 {
+				return nil
+			}
+			b := d.inflight[k]
+			return e.admit(c, &b.j.rcpts[b.rcpts[i]])
+		})
+	}
 	// Only a connect in flight holds the later hosts of its recipients:
 	// recipients merely waiting would let two hosts that are each other's
 	// second MX hold each other for ever.
@@ -221,15 +234,36 @@ func (d *dest) opened(c *Conn) {
 	}
 }
 
+// began counts SMTP transactions, and the connection as TLS or
+// plaintext at its first.
+func (d *dest) began(c *Conn, n int) {
+	s := &d.e.stats
+	s.Transactions += n
+	if c.began {
+		return
+	}
+	c.began = true
+	if c.TLS() == nil {
+		s.Plaintext++
+		return
+	}
+	s.TLS++
+	s.Handshakes++
+	took, cpu := c.Handshake()
+	s.HandshakeTime += took
+	s.HandshakeCPU += cpu
+}
+
 // results takes the fates the connection reports.
 func (d *dest) results(c *Conn, rs []smtp.Result) {
 	relay := relayName(d.name, c)
 	// The recipients of one SMTP transaction share its verdict: one outcome
 	// (and one text) for all of them, not one string per recipient.
 	type verdict struct {
-		status smtp.Status
-		code   int
-		first  string
+		status   smtp.Status
+		code     int
+		first    string
+		verified string
 	}
 	var memo map[verdict]Outcome
 	for _, res := range rs {
@@ -252,17 +286,21 @@ func (d *dest) results(c *Conn, rs []smtp.Result) {
 			continue
 		}
 		if res.Status != smtp.NextHost {
+			tlsText, verified := travel(c, r)
 			if res.Err != nil || res.PossibleDuplicate || len(res.Reply.Lines) == 0 {
-				r.finish(outcomeOf(res, relay))
+				o := outcomeOf(res, relay)
+				o.TLS, o.Verified = tlsText, verified
+				r.finish(o)
 				continue
 			}
-			k := verdict{res.Status, res.Reply.Code, res.Reply.Lines[0]}
+			k := verdict{res.Status, res.Reply.Code, res.Reply.Lines[0], verified}
 			o, ok := memo[k]
 			if !ok {
 				if memo == nil {
 					memo = make(map[verdict]Outcome)
 				}
 				o = outcomeOf(res, relay)
+				o.TLS, o.Verified = tlsText, verified
 				memo[k] = o
 			}
 			r.finish(o)

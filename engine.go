@@ -68,6 +68,7 @@ type Config struct {
 	// Self is this host's addresses, never connected to (mail to them
 	// loops back into the MTA); nil: no address is.
 	Self *Self
+	TLS  TLSConfig // -T, -tls-policy
 }
 
 // MaxConnsFor sizes the connection limit from a descriptor limit, less
@@ -119,6 +120,7 @@ type Engine struct {
 	cfg        Config
 	res        *Resolver
 	down       *cache.Hosts
+	tls        *tlsState
 	dests      map[netip.Addr]*dest
 	pool       pool
 	plan       plan // the routing rules' counters (plan.go)
@@ -143,6 +145,14 @@ type EngineStats struct {
 	Reused       int // envelopes put on a connection that had carried one before
 	Transactions int // SMTP transactions begun (MAIL sent)
 	Unreachable  int // addresses marked down
+	// TLS and Plaintext count the connections whose first transaction
+	// began inside TLS, or without it; TLSBroken the handshakes that
+	// failed (the host then got plaintext).
+	TLS, Plaintext, TLSBroken int
+	// Handshakes is how many succeeded; HandshakeCPU the worker time
+	// they took, HandshakeTime their wall time (round trips included).
+	Handshakes                  int
+	HandshakeCPU, HandshakeTime time.Duration
 }
 
 // NewEngine makes an engine on loop.
@@ -155,6 +165,7 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 		deliveries: make(map[*delivery]struct{}),
 	}
 	e.pool.e, e.pool.limit = e, cfg.MaxConns
+	e.tls = newTLSState(cfg.TLS, cfg.DownTime)
 	e.plan = newPlan(e)
 	e.readBuf = make([]byte, readBufferSize)
 	if !cfg.DeliverNothing {

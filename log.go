@@ -62,16 +62,20 @@ func (l TextLogger) Recipient(r RcptLog) {
 	if r.Outcome.PossibleDuplicate {
 		dup = ", possible duplicate"
 	}
-	fmt.Fprintf(l.W, "%s: to=<%s>, delay=%s, relay=%s, dsn=%s, stat=%s (%d %s)%s\n",
-		r.ID, r.To, clock(r.Delay), relay, r.Outcome.Enhanced, stat, r.Outcome.Code, r.Outcome.Text, dup)
+	via := ""
+	if r.Outcome.TLS != "" {
+		via = ", tls=" + r.Outcome.TLS + ", verified=" + r.Outcome.Verified
+	}
+	fmt.Fprintf(l.W, "%s: to=<%s>, delay=%s, relay=%s%s, dsn=%s, stat=%s (%d %s)%s\n",
+		r.ID, r.To, clock(r.Delay), relay, via, r.Outcome.Enhanced, stat, r.Outcome.Code, r.Outcome.Text, dup)
 }
 
 // Message logs the per-message summary.
 func (l TextLogger) Message(m MessageLog) {
-	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, transactions=%d, queries=%d, datagrams=%d, tcp=%d, dns-cached=%d\n",
+	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, tls=%d, plaintext=%d, tls-broken=%d, transactions=%d, queries=%d, datagrams=%d, tcp=%d, dns-cached=%d\n",
 		m.ID, m.From, m.Rcpts, m.Domains, m.Delivered, m.Deferred, m.Bounced,
 		m.First.Round(time.Millisecond), m.Last.Round(time.Millisecond), m.Elapsed.Round(time.Millisecond),
-		m.Engine.Connections, m.Engine.Transactions, m.DNS.Queries, m.DNS.UDPSent, m.DNS.TCPSent, m.DNS.CacheHits)
+		m.Engine.Connections, m.Engine.TLS, m.Engine.Plaintext, m.Engine.TLSBroken, m.Engine.Transactions, m.DNS.Queries, m.DNS.UDPSent, m.DNS.TCPSent, m.DNS.CacheHits)
 }
 
 // Notice logs one line as it is.

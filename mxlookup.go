@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"smtpfeed/proto/tlspolicy"
 	"strings"
 	"time"
 
@@ -47,7 +48,21 @@ type MailHost struct {
 	Pref  uint16
 	Addrs []HostAddr
 	Fail  *Failure // why the host has no address, when it has none
+	// DANE is what DNSSEC says of the host's TLSA records (looked up
+	// only when the MX answer and the host's addresses were secure).
+	DANE    daneState
+	TLSA    []tlspolicy.TLSA // with daneRecords: the records, usable or not
+	TLSAErr string           // with daneFailed: why the lookup failed
 }
+
+// daneState is what a host's TLSA lookup found.
+type daneState uint8
+
+const (
+	daneNone    daneState = iota // no secure TLSA records: no DANE
+	daneRecords                  // secure TLSA records
+	daneFailed                   // the lookup failed: the host cannot be used under DANE
+)
 
 // FailKind is why a lookup gave its domain no mail host. What the
 // recipients hear for each is outcome.go's table (failReplies).

@@ -36,6 +36,10 @@ type Outcome struct {
 	Relay    string // host[addr] that decided, "" when none did
 	// PossibleDuplicate: the connection was lost after the final dot.
 	PossibleDuplicate bool
+	// TLS is how the message travelled when a host decided:
+	// "TLSv1.3/TLS_AES_128_GCM_SHA256", or "none"; Verified is what
+	// checked the certificate: dane, secure, none, or plaintext.
+	TLS, Verified string
 }
 
 func (o Outcome) String() string { return fmt.Sprintf("%d %s %s", o.Code, o.Enhanced, o.Text) }
@@ -109,6 +113,14 @@ func outcomeUnreachable(domain string, lastErr string) Outcome {
 	}
 	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.4.1",
 		Text: fmt.Sprintf("no mail host for %s could be reached: %s", domain, why)}
+}
+
+// outcomeTLSRefused: no MX host met the domain's TLS policy; the last
+// one's reason is given. RFC 3463's 4.7.5 (cryptographic failure), as
+// Postfix defers it.
+func outcomeTLSRefused(domain, lastErr string) Outcome {
+	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.7.5",
+		Text: fmt.Sprintf("no mail host for %s met its TLS policy: %s", domain, lastErr)}
 }
 
 // outcomeLoop: the best MX host has an address of this host's (dropSelf), so

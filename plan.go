@@ -202,7 +202,7 @@ func (r *rcpt) setHosts() {
 func (r *rcpt) fallBack(hosts []MailHost) {
 	d := r.dom
 	if d.fellBack == nil {
-		d.fellBack = &rcptDomain{name: d.name, mx: hosts}
+		d.fellBack = &rcptDomain{name: d.name, tls: d.tls, mx: hosts}
 	}
 	r.dom = d.fellBack
 	r.setHosts()
@@ -292,6 +292,7 @@ func (r *rcpt) route() {
 			return
 		}
 		r.lastErr = d.downReason()
+		r.clear(rcptTLSRefused)
 		r.next()
 	}
 	if !r.is(rcptFellBack) && e.cfg.Fallback != "" {
@@ -308,6 +309,10 @@ func (r *rcpt) route() {
 			r.fallBack(fb.Hosts)
 			r.route()
 		})
+		return
+	}
+	if r.is(rcptTLSRefused) {
+		r.finish(outcomeTLSRefused(r.dom.name, r.lastErr))
 		return
 	}
 	r.finish(outcomeUnreachable(r.dom.name, r.lastErr))
@@ -346,6 +351,7 @@ func (d *dest) unreachable() {
 			continue
 		}
 		r.lastErr = why
+		r.clear(rcptTLSRefused)
 		r.next()
 		r.route()
 	}
@@ -358,6 +364,30 @@ func (d *dest) unreachable() {
 // recipient moves on: to the host's next address, or to its next MX,
 // joining whatever is already bound there (regrouping, paper §3.2).
 func (d *dest) failed(c *Conn, r *rcpt, err error) {
+	var policy *TLSPolicyError
+	if errors.As(err, &policy) {
+		// Not the host's fault, and the connection goes on for others:
+		// the recipient alone moves on to a host that may meet its policy.
+		r.lastErr = fmt.Sprintf("%s: %v", relayName(d.name, c), err)
+		r.set(rcptTLSRefused)
+		r.next()
+		r.route()
+		return
+	}
+	r.clear(rcptTLSRefused)
+	if errors.Is(err, ErrTLSHandshake) {
+		// Retried once in plaintext on a new connection; the host gets
+		// plaintext for a while (Postfix's level may does the same).
+		if d.conn == c {
+			d.conn = nil
+			d.e.markTLSBroken(d, errText(err))
+		}
+		r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
+		if !r.j.expired {
+			d.add(r)
+			return
+		}
+	}
 	enhanced, local := localFault(err)
 	if d.conn == c {
 		d.conn = nil // the connection is going; nothing more goes on it

@@ -1,5 +1,7 @@
 package smtpfeed
 
+import "smtpfeed/proto/tlspolicy"
+
 // rcpt is one recipient of a delivery, which holds its recipients in one
 // slice of values made once, so they cost one allocation between them
 // and pointers to them stay valid. What every recipient of a domain
@@ -22,11 +24,12 @@ const (
 	// rcptTentative: the recipient waits on a connect still in flight,
 	// and so holds (plan.hold) every address after it in its
 	// list: those may still get it if this one fails.
-	rcptTentative rcptFlag = 1 << iota
-	rcptFellBack           // sent to the fallback MX (-m) already
-	rcptRetried            // already retried once after a reused connection failed
-	rcptInConn             // handed to a connection, which owes it a result
-	rcptDone               // answered
+	rcptTentative  rcptFlag = 1 << iota
+	rcptFellBack            // sent to the fallback MX (-m) already
+	rcptRetried             // already retried once after a reused connection failed
+	rcptInConn              // handed to a connection, which owes it a result
+	rcptDone                // answered
+	rcptTLSRefused          // the last host failed the recipient's TLS policy: 4.7.5 if no host is left
 )
 
 func (r *rcpt) is(f rcptFlag) bool { return r.flags&f != 0 }
@@ -42,7 +45,8 @@ func (r *rcpt) clear(f rcptFlag) { r.flags &^= f }
 // its own place in the list, since they fall back one by one.
 type rcptDomain struct {
 	name string
-	mx   []MailHost // nil until the lookup succeeds
+	tls  *tlspolicy.Policy // the domain's TLS policy
+	mx   []MailHost        // nil until the lookup succeeds
 	// members are the recipients waiting for the lookup, as indexes into
 	// the delivery's recipients; nil once it is done.
 	members  []int32

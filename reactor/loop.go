@@ -58,6 +58,7 @@ type Loop struct {
 	inPass     bool
 	stopped    bool
 	signals    *signalBridge
+	inbox      *Inbox
 	beforeWait []func() // called before every wait for I/O
 	passes     uint64   // passes made: a loop that spins shows here
 }
@@ -313,6 +314,11 @@ func (l *Loop) Shutdown() error {
 	if l.signals != nil {
 		l.signals.stop()
 		l.signals = nil
+	}
+	if l.inbox != nil {
+		l.Remove(l.inbox.rfd)
+		l.inbox.stop()
+		l.inbox = nil
 	}
 	return l.p.close()
 }

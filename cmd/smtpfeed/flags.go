@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"smtpfeed/proto/lmtp"
 	"smtpfeed/proto/resolv"
 	"smtpfeed/proto/smtp"
+	"smtpfeed/proto/tlspolicy"
 )
 
 // Version is smtpfeed's version, printed by -V.
@@ -142,6 +144,11 @@ type options struct {
 	mxAddrs    int
 	hostAddrs  int
 	sockMode   string
+	tlsLevel   string
+	tlsPolicy  string
+	tlsCA      string
+	trustAD    bool
+	tls        smtpfeed.TLSConfig // -T, -tls-policy, -tls-ca, read by run
 }
 
 var errUsage = errors.New("usage")
@@ -182,6 +189,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.hostAddrs, "host-addrs", smtpfeed.DefaultHostAddrs, "most addresses tried for one MX host name")
 	fs.Var(&o.lmtpAllow, "lmtp-allow", "with -L tcp: networks whose peers may hand over mail, CIDR (repeatable; default: loopback only)")
 	fs.StringVar(&o.sockMode, "socket-mode", "0660", "with -L unix: the socket's permissions, octal, whatever the umask")
+	fs.StringVar(&o.tlsLevel, "T", "may", "TLS security level of every domain the -tls-policy file does not name: none, may, encrypt, dane, dane-only, secure")
+	fs.StringVar(&o.tlsPolicy, "tls-policy", "", "per-domain TLS policy file, in the shape of Postfix's smtp_tls_policy_maps (domain level [match=...])")
+	fs.StringVar(&o.tlsCA, "tls-ca", "", "PEM file of the roots the secure level verifies against (default: the system's)")
+	fs.BoolVar(&o.trustAD, "trust-ad", false, "trust the AD bit of the name servers' answers (a validating resolver on this host): DANE needs it; resolv.conf's options trust-ad does the same")
 	fs.Var(&o.allowLocal, "allow-local", "deliver to these local addresses anyway, CIDR (repeatable): a test network on loopback, or a relay on another port of this host")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: smtpfeed [flags]            (LMTP on stdin/stdout)\n       smtpfeed -d Q [flags] rcpt... | -r FILE\n")
@@ -232,6 +243,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if err := o.checkListen(); err != nil {
 		return nil, err
+	}
+	if _, err := tlspolicy.ParseLevel(o.tlsLevel); err != nil {
+		return nil, fmt.Errorf("-T: %w", err)
 	}
 	if o.source != "" {
 		if _, err := netip.ParseAddr(o.source); err != nil {
@@ -374,6 +388,33 @@ func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
 	return cfg, nil
 }
 
+// tlsConfig reads -T, -tls-policy and -tls-ca.
+func (o *options) tlsConfig() (smtpfeed.TLSConfig, error) {
+	var cfg smtpfeed.TLSConfig
+	cfg.Level, _ = tlspolicy.ParseLevel(o.tlsLevel) // checked in parseFlags
+	if o.tlsPolicy != "" {
+		f, err := os.Open(o.tlsPolicy)
+		if err != nil {
+			return cfg, fmt.Errorf("-tls-policy: %w", err)
+		}
+		defer f.Close()
+		if cfg.Policies, err = tlspolicy.Parse(o.tlsPolicy, f); err != nil {
+			return cfg, fmt.Errorf("-tls-policy: %w", err)
+		}
+	}
+	if o.tlsCA != "" {
+		pem, err := os.ReadFile(o.tlsCA)
+		if err != nil {
+			return cfg, fmt.Errorf("-tls-ca: %w", err)
+		}
+		cfg.Roots = x509.NewCertPool()
+		if !cfg.Roots.AppendCertsFromPEM(pem) {
+			return cfg, fmt.Errorf("-tls-ca %s: no PEM certificate in it", o.tlsCA)
+		}
+	}
+	return cfg, nil
+}
+
 // engineConfig turns the options into the engine's configuration.
 func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtpfeed.Config {
 	cfg := smtpfeed.Config{
@@ -389,6 +430,7 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 		IdleTime:       o.timeouts["idle"],
 		DownTime:       o.timeouts["down"],
 		MessageTimeout: o.timeouts["message"],
+		TLS:            o.tls,
 		// -d QD: resolve-only sends nothing either, and needs the
 		// resolver that delivering nothing does without.
 		DeliverNothing: o.deliverNothing() && !o.resolveOnly(),

@@ -42,6 +42,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	res, err := o.resolverConfig()
+	if err == nil {
+		o.tls, err = o.tlsConfig()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitConfig

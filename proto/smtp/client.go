@@ -17,6 +17,10 @@ type Config struct {
 	Hostname string // our name in EHLO/HELO
 	MaxRcpts int    // recipients per transaction; 0 means DefaultMaxRcpts
 	Timeouts Timeouts
+	// StartTLS: send STARTTLS when the server offers it, and hand the
+	// connection to the caller for the handshake (Handshaking, Secured).
+	// A server that refuses it gets the session in plaintext.
+	StartTLS bool
 }
 
 // expect is one reply the client is owed, in the order the commands went
@@ -52,10 +56,15 @@ type Client struct {
 	quit     bool           // Quit was called: no new transaction starts
 	quitSent bool           // QUIT is queued: the session ends once it is written
 	begun    int            // SMTP transactions begun since TakeBegun last looked
-	since    time.Time      // start of the current wait
-	results  []Result
-	err      *ConnError
-	closed   bool
+	// handshaking: STARTTLS was accepted and the caller's TLS handshake
+	// runs; secured: it succeeded and the session restarted inside TLS.
+	handshaking, secured bool
+	tlsRefused           *Reply // the server's answer when it refused STARTTLS
+	admit                func(tx *Envelope, rcpt int) error
+	since                time.Time // start of the current wait
+	results              []Result
+	err                  *ConnError
+	closed               bool
 }
 
 // NewClient starts the machine on a connection that has just been made:
@@ -229,6 +238,8 @@ func (c *Client) state() state {
 		return stateClosed
 	case c.body != nil:
 		return stateBody
+	case c.handshaking:
+		return stateTLS
 	case len(c.expects) > 0:
 		return c.expects[0].st
 	case c.quit:
@@ -339,6 +350,11 @@ func (c *Client) step(rep Reply) {
 		switch {
 		case rep.Code == 250:
 			c.ext = ParseExtensions(rep)
+			if c.cfg.StartTLS && c.ext.StartTLS && !c.secured {
+				c.out.command("STARTTLS")
+				c.await(stateStartTLS, nil, 0)
+				return
+			}
 			c.ready()
 		case rep.Permanent():
 			c.out.command("HELO " + c.cfg.Hostname)
@@ -352,6 +368,8 @@ func (c *Client) step(rep Reply) {
 			return
 		}
 		c.ready()
+	case stateStartTLS:
+		c.startTLSReply(rep)
 	case stateMail:
 		c.mailReply(e.tx, rep)
 	case stateRcpt:
@@ -370,6 +388,53 @@ func (c *Client) step(rep Reply) {
 		c.afterTransaction()
 	}
 }
+
+// startTLSReply: 220 hands the connection to the caller's handshake;
+// any other answer leaves the session in plaintext, which the caller's
+// policy (Admit) may not accept for every recipient.
+func (c *Client) startTLSReply(rep Reply) {
+	if rep.Code != 220 {
+		c.tlsRefused = &rep
+		c.ready()
+		return
+	}
+	if c.replies.Buffered() {
+		// Bytes sent before the handshake would be taken as if they came
+		// inside it (RFC 3207 §4.2: the STARTTLS injection attack).
+		c.fail(&ConnError{Doing: stateDoing[stateStartTLS], Err: protocolError("data after the STARTTLS reply", []byte(rep.String()))})
+		return
+	}
+	c.handshaking = true
+}
+
+// Handshaking reports that STARTTLS was accepted: the caller now runs
+// the TLS handshake on the connection, then calls Secured, or Lost with
+// the handshake's error.
+func (c *Client) Handshaking() bool { return c.handshaking && !c.closed }
+
+// Secured reports the handshake done: the session starts again inside
+// TLS with a new EHLO, forgetting what the server said before it (RFC
+// 3207 §4.2).
+func (c *Client) Secured(now time.Time) {
+	if !c.Handshaking() {
+		return
+	}
+	c.handshaking, c.secured = false, true
+	c.ext = Extensions{}
+	c.replies = ReplyReader{}
+	c.since = now
+	c.out.command("EHLO " + c.cfg.Hostname)
+	c.await(stateEHLO, nil, 0)
+}
+
+// TLSRefused is the server's answer to STARTTLS when it was not 220.
+func (c *Client) TLSRefused() *Reply { return c.tlsRefused }
+
+// SetAdmit sets the check every recipient passes when its SMTP
+// transaction is about to begin: one it fails comes back as a NextHost
+// result with the check's error and is not sent (a TLS policy the
+// session does not meet).
+func (c *Client) SetAdmit(f func(tx *Envelope, rcpt int) error) { c.admit = f }
 
 // ready: the session is open. A server that states its recipient limit
 // (RFC 9422) gets transactions of that size from the start.
@@ -415,6 +480,12 @@ func (c *Client) startNext() bool {
 		}
 	}
 	j := c.queue[0]
+	if c.admit != nil && !j.admitted {
+		c.admitPending(j)
+		if len(j.pending) == 0 {
+			return c.startNext()
+		}
+	}
 	n := min(c.limit, len(j.pending))
 	ch := &transaction{tx: j.tx, rcpts: j.pending[:n:n], decided: make([]bool, n)}
 	j.pending = j.pending[n:]
@@ -437,6 +508,20 @@ func (c *Client) startNext() bool {
 		c.await(stateData, ch, 0)
 	}
 	return true
+}
+
+// admitPending hands back the recipients of j the admit check refuses.
+func (c *Client) admitPending(j *queued) {
+	kept := j.pending[:0]
+	for _, r := range j.pending {
+		if err := c.admit(j.tx, r); err != nil {
+			c.results = append(c.results, Result{Env: j.tx, Rcpt: r, Status: NextHost, Err: err})
+			continue
+		}
+		kept = append(kept, r)
+	}
+	j.pending = kept
+	j.admitted = true
 }
 
 func (c *Client) rset() {

@@ -47,6 +47,7 @@ type transaction struct {
 
 // queued is an Envelope with the recipients not yet put in a transaction.
 type queued struct {
-	tx      *Envelope
-	pending []int
+	tx       *Envelope
+	pending  []int
+	admitted bool // pending passed the admit check
 }

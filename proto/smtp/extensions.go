@@ -12,7 +12,7 @@ type Extensions struct {
 	DSN                 bool  // RFC 3461
 	SMTPUTF8            bool  // RFC 6531
 	EnhancedStatusCodes bool  // RFC 2034
-	StartTLS            bool  // RFC 3207: noted, not yet used
+	StartTLS            bool  // RFC 3207
 	Size                bool  // RFC 1870: SIZE advertised
 	MaxSize             int64 // the SIZE limit; 0 when none was given
 	// RcptMax is LIMITS RCPTMAX= (RFC 9422): recipients per transaction

@@ -92,5 +92,10 @@ func (r *ReplyReader) Next() (Reply, bool) {
 // Pending reports whether part of a reply has arrived but not all of it.
 func (r *ReplyReader) Pending() bool { return len(r.buf) > 0 || len(r.lines) > 0 }
 
+// Buffered reports bytes received beyond the replies taken with Next:
+// after STARTTLS's 220 there must be none (RFC 3207 §4.2, the command
+// injection attack).
+func (r *ReplyReader) Buffered() bool { return r.Pending() || len(r.replies) > 0 }
+
 // Err reports the protocol error that stopped the reader, if any.
 func (r *ReplyReader) Err() error { return r.err }

@@ -10,6 +10,8 @@ const (
 	stateGreeting state = iota // connected, waiting for the 220 greeting
 	stateEHLO                  // EHLO sent, waiting for its reply
 	stateHELO                  // HELO sent after EHLO was refused
+	stateStartTLS              // STARTTLS sent, waiting for its 220
+	stateTLS                   // the caller runs the TLS handshake
 	stateMail                  // MAIL FROM sent
 	stateRcpt                  // RCPT TO sent
 	stateData                  // DATA sent, waiting for 354
@@ -26,6 +28,8 @@ var stateNames = [numStates]string{
 	stateGreeting: "greeting",
 	stateEHLO:     "ehlo",
 	stateHELO:     "helo",
+	stateStartTLS: "starttls",
+	stateTLS:      "handshake",
 	stateMail:     "mail",
 	stateRcpt:     "rcpt",
 	stateData:     "data",
@@ -49,6 +53,8 @@ var stateDoing = [numStates]string{
 	stateGreeting: "waiting for the greeting",
 	stateEHLO:     "sending EHLO",
 	stateHELO:     "sending HELO",
+	stateStartTLS: "sending STARTTLS",
+	stateTLS:      "in the TLS handshake",
 	stateMail:     "sending MAIL FROM",
 	stateRcpt:     "sending RCPT TO",
 	stateData:     "sending DATA",
@@ -65,12 +71,15 @@ type Timeouts [numStates]time.Duration
 
 // DefaultTimeouts are RFC 5321 §4.5.3.2's: 5 minutes for the greeting and
 // for each command, 2 for DATA's 354, 3 per block of the message, 10 for
-// the final verdict. RSET and QUIT matter to nobody's mail, so they are
+// the final verdict. STARTTLS's reply and the handshake get Postfix's
+// smtp_starttls_timeout (5 minutes) each. RSET and QUIT matter to nobody's mail, so they are
 // short. The body timeout runs from the last write that made progress.
 var DefaultTimeouts = Timeouts{
 	stateGreeting: 5 * time.Minute,
 	stateEHLO:     5 * time.Minute,
 	stateHELO:     5 * time.Minute,
+	stateStartTLS: 5 * time.Minute,
+	stateTLS:      5 * time.Minute,
 	stateMail:     5 * time.Minute,
 	stateRcpt:     5 * time.Minute,
 	stateData:     2 * time.Minute,
@@ -81,7 +90,7 @@ var DefaultTimeouts = Timeouts{
 }
 
 // SetTimeout sets the timeout named as on the command line (-t
-// NAME=DURATION): greeting, ehlo, helo, mail, rcpt, data, block, dot,
+// NAME=DURATION): greeting, ehlo, helo, starttls, handshake, mail, rcpt, data, block, dot,
 // rset, quit. It reports false for an unknown name.
 func (t *Timeouts) SetTimeout(name string, d time.Duration) bool {
 	for s := stateGreeting; s <= stateQuit; s++ {

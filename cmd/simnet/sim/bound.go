@@ -20,7 +20,10 @@ import "time"
 //     HELO-only host an omniscient client sends HELO at once: one r), one r
 //     for the pipelined MAIL/RCPT/DATA group (3r without PIPELINING: each
 //     command waits for its reply), one r for the data and the final dot.
-//     So 4r with PIPELINING, 6r without.
+//     So 4r with PIPELINING, 6r without. A host that offers STARTTLS
+//     adds 3r (STARTTLS, a TLS 1.3 handshake, EHLO again), 4r when it
+//     speaks TLS 1.2 at most; the bound skips STARTTLS where the
+//     handshake fails.
 //   - Host choice: the best-preference live host; for a dead or refusing
 //     first MX the omniscient client goes straight to the live second one.
 //     It does not jump to a less preferred live host that happens to be
@@ -48,6 +51,14 @@ func SMTPBound(h *Host) time.Duration {
 	rounds := 4
 	if !h.Pipelining {
 		rounds = 6
+	}
+	switch {
+	case h.TLSBroken:
+		// The omniscient client does not try STARTTLS there.
+	case h.TLS12Only:
+		rounds += 4 // STARTTLS, a two-round-trip handshake, EHLO again
+	case h.StartTLS:
+		rounds += 3 // STARTTLS, the TLS 1.3 handshake, EHLO again
 	}
 	return time.Duration(rounds) * h.RTT
 }

@@ -111,6 +111,7 @@ func Generate(cfg Config) (*World, error) {
 			h.RTT += time.Duration(rng.Int64N(int64(span) + 1))
 		}
 	}
+	pickTLS(cfg, live)
 
 	// Domains: a random permutation decides the kinds, so kinds are
 	// spread over the name space instead of sitting in blocks.
@@ -303,4 +304,19 @@ var deliveredReason = map[DomainKind]string{
 	KindImplicit:    "no MX: accepted by the domain's own address (implicit MX)",
 	KindCNAME:       "accepted by the MX of the CNAME target",
 	KindTruncate:    "MX answer only over TCP, accepted by the first MX",
+}
+
+// pickTLS chooses the hosts that offer STARTTLS, with a generator of
+// its own so that worlds without TLS knobs stay what they were.
+func pickTLS(cfg Config, live []*Host) {
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7115))
+	n := len(live)
+	offer, broken, old := pick(rng, n, cfg.StartTLS), pick(rng, n, cfg.TLSBroken), pick(rng, n, cfg.TLS12Only)
+	for i, h := range live {
+		if h.HeloOnly {
+			continue
+		}
+		h.TLSBroken, h.TLS12Only = broken[i], old[i] && !broken[i]
+		h.StartTLS = offer[i] || h.TLSBroken || h.TLS12Only
+	}
 }

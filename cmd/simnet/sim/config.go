@@ -53,14 +53,21 @@ type Config struct {
 	RefuseHosts float64
 
 	// Per-host SMTP switches (Shares of the live hosts).
-	NoPipelining  float64
-	No8BitMIME    float64
-	NoSize        float64
-	NoEnhanced    float64 // no ENHANCEDSTATUSCODES: replies carry no x.y.z
-	HeloOnly      float64 // EHLO answered 502; such hosts advertise nothing
-	RcptLimited   float64 // hosts that take at most RcptLimit recipients per transaction
-	RcptLimit     int     // default 100
-	MaxSize       int64   // SIZE limit advertised and enforced, default 10 MiB
+	NoPipelining float64
+	No8BitMIME   float64
+	NoSize       float64
+	NoEnhanced   float64 // no ENHANCEDSTATUSCODES: replies carry no x.y.z
+	HeloOnly     float64 // EHLO answered 502; such hosts advertise nothing
+	RcptLimited  float64 // hosts that take at most RcptLimit recipients per transaction
+	RcptLimit    int     // default 100
+	// TLS: Shares of the live hosts (HELO-only ones excepted) that offer
+	// STARTTLS; that offer it and fail every handshake; that offer it
+	// with TLS 1.2 at most. A host picked by either of the last two
+	// offers STARTTLS whatever StartTLS picked.
+	StartTLS      float64
+	TLSBroken     float64
+	TLS12Only     float64
+	MaxSize       int64 // SIZE limit advertised and enforced, default 10 MiB
 	RTT           time.Duration
 	RTTMax        time.Duration // when > RTT, each host's RTT is uniform in [RTT, RTTMax]
 	DeferRcpts    float64       // Share of the recipients of deliverable domains renamed defer-* (450 4.2.0)
@@ -148,6 +155,7 @@ func (c Config) validate() error {
 		"dead-hosts": c.DeadHosts, "refuse-hosts": c.RefuseHosts, "no-pipelining": c.NoPipelining,
 		"no-8bitmime": c.No8BitMIME, "no-size": c.NoSize, "no-enhanced": c.NoEnhanced, "helo-only": c.HeloOnly,
 		"rcpt-limited": c.RcptLimited, "defer-rcpts": c.DeferRcpts, "bounce-rcpts": c.BounceRcpts,
+		"starttls": c.StartTLS, "tls-broken": c.TLSBroken, "tls12-only": c.TLS12Only,
 	} {
 		if v < 0 || math.IsNaN(v) {
 			return fmt.Errorf("sim: knob %s=%v must be >= 0", name, v)

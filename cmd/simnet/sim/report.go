@@ -22,6 +22,7 @@ type Delivery struct {
 	Conn uint64        `json:"conn"` // connection id, unique in the world
 	Txn  int           `json:"txn"`  // number of the MAIL within the connection, from 1
 	Hash string        `json:"sha256"`
+	TLS  string        `json:"tls,omitempty"` // the TLS version it came under; "" in plaintext
 }
 
 // DNSCount is the number of queries for one name, type and transport.
@@ -160,13 +161,13 @@ func (s *stats) conn(host string) uint64 {
 }
 
 // txn records a transaction whose data was accepted.
-func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, hash string, at time.Time) {
+func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, hash, tlsVersion string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.txns++
 	s.hist[len(rcpts)]++
 	for _, r := range rcpts {
-		s.deliveries = append(s.deliveries, delivery{Delivery{Rcpt: r, From: from, Host: host, Conn: conn, Txn: txn, Hash: hash}, at})
+		s.deliveries = append(s.deliveries, delivery{Delivery{Rcpt: r, From: from, Host: host, Conn: conn, Txn: txn, Hash: hash, TLS: tlsVersion}, at})
 	}
 }
 

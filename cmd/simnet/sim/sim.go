@@ -29,6 +29,9 @@ func Start(cfg Config) (*Sim, error) {
 
 // StartWorld serves an already generated world.
 func StartWorld(w *World) (*Sim, error) {
+	if err := makeCerts(w); err != nil {
+		return nil, err
+	}
 	st := newStats()
 	h, err := startHosts(w, st, w.Config.SMTPPort)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -39,10 +40,17 @@ type session struct {
 	srv  *hosts
 	h    *Host
 	c    net.Conn
-	id   uint64
-	rtt  time.Duration
-	out  []byte
-	quit bool
+	w    io.Writer // c, or the TLS session over it
+	done chan struct{}
+	// tlsVersion is set once a STARTTLS handshake succeeded.
+	tlsVersion string
+	id         uint64
+	rtt        time.Duration
+	out        []byte
+	quit       bool
+	// starting: STARTTLS was accepted; the 220 goes out, then the
+	// handshake.
+	starting bool
 
 	greeted, esmtp bool
 	inTx           bool
@@ -56,13 +64,13 @@ type session struct {
 }
 
 func newSession(s *hosts, h *Host, c net.Conn, id uint64) *session {
-	return &session{srv: s, h: h, c: c, id: id, rtt: h.RTT}
+	return &session{srv: s, h: h, c: c, w: c, id: id, rtt: h.RTT, done: make(chan struct{})}
 }
 
 // run serves the connection until QUIT, EOF, an idle timeout or Close.
 func (ss *session) run(accepted time.Time) {
 	chunks := make(chan chunk, 16)
-	done := make(chan struct{})
+	done := ss.done
 	defer close(done)
 	go func() {
 		defer close(chunks)
@@ -87,15 +95,35 @@ func (ss *session) run(accepted time.Time) {
 		return
 	}
 	var partial []byte
-	for ch := range chunks {
+	in := (<-chan chunk)(chunks)
+	for {
+		ch, ok := <-in // not range: STARTTLS replaces in
+		if !ok {
+			return
+		}
 		partial = append(partial, ch.b...)
-		for !ss.quit {
+		for !ss.quit && !ss.starting {
 			i := bytes.IndexByte(partial, '\n')
 			if i < 0 {
 				break
 			}
 			ss.line(partial[:i+1])
 			partial = partial[i+1:]
+		}
+		if ss.starting {
+			// Whatever came after STARTTLS is dropped (RFC 3207 §4.2);
+			// the raw chunks now feed the handshake.
+			ss.starting = false
+			if !ss.flush(ch.at) {
+				return
+			}
+			partial = partial[:0]
+			in = ss.startTLS(chunks)
+			go func() { // the TLS reader ends when the session does
+				<-done
+				ss.c.Close()
+			}()
+			continue
 		}
 		if !ss.quit && ss.lineTooLong(len(partial)) {
 			partial = partial[:0]
@@ -138,7 +166,7 @@ func (ss *session) flush(arrived time.Time) bool {
 		}
 	}
 	ss.c.SetWriteDeadline(time.Now().Add(time.Minute))
-	_, err := ss.c.Write(ss.out)
+	_, err := ss.w.Write(ss.out)
 	ss.out = ss.out[:0]
 	return err == nil
 }
@@ -191,7 +219,7 @@ func (ss *session) endData() {
 		ss.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
 	} else {
 		sum := hex.EncodeToString(ss.hash.Sum(nil))
-		ss.srv.stats.txn(ss.h.Name, ss.from, ss.rcpts, ss.id, ss.txn, sum, time.Now())
+		ss.srv.stats.txn(ss.h.Name, ss.from, ss.rcpts, ss.id, ss.txn, sum, ss.tlsVersion, time.Now())
 		ss.reply(250, "2.0.0", fmt.Sprintf("Ok: queued as %X%04X", ss.id, ss.txn))
 	}
 	ss.reset()
@@ -224,6 +252,9 @@ func (ss *session) command(l string) {
 		if ss.h.Enhanced {
 			ext = append(ext, "ENHANCEDSTATUSCODES")
 		}
+		if ss.h.StartTLS && ss.tlsVersion == "" {
+			ext = append(ext, "STARTTLS")
+		}
 		for i, e := range ext {
 			sep := "-"
 			if i == len(ext)-1 {
@@ -248,6 +279,18 @@ func (ss *session) command(l string) {
 		default:
 			ss.data, ss.hash, ss.size = true, sha256.New(), 0
 			ss.reply(354, "", "End data with <CR><LF>.<CR><LF>")
+		}
+	case "STARTTLS":
+		switch {
+		case !ss.h.StartTLS || ss.tlsVersion != "" || !ss.esmtp:
+			ss.reply(502, "5.5.1", "Error: command not implemented")
+		case ss.inTx:
+			ss.reply(503, "5.5.1", "Error: MAIL transaction in progress")
+		default:
+			ss.reset()
+			ss.greeted = false // RFC 3207 §4.2: the client starts again with EHLO
+			ss.reply(220, "2.0.0", "Ready to start TLS")
+			ss.starting = true
 		}
 	case "RSET":
 		ss.reset()

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -64,6 +65,10 @@ type Host struct {
 	Enhanced     bool       `json:"enhancedstatuscodes"`
 	HeloOnly     bool       `json:"helo_only"`
 	RcptLimit    int        `json:"rcpt_limit"` // 0: no limit
+	StartTLS     bool       `json:"starttls"`
+	TLSBroken    bool       `json:"tls_broken"` // offers STARTTLS, fails every handshake
+	TLS12Only    bool       `json:"tls12_only"` // TLS 1.2 at most
+	cert         *tls.Certificate
 	// RTT is the reply delay; it stands for one network round trip.
 	RTT time.Duration `json:"rtt"`
 	// Serves lists the mail domains (lower case) this host accepts mail
@@ -140,6 +145,9 @@ func (w *World) Host(name string) *Host { return w.hostByName[canon(name)] }
 
 // HostByAddr returns the host on that address.
 func (w *World) HostByAddr(a netip.Addr) *Host { return w.hostByAddr[a] }
+
+// HostByName finds a host by its name (lower case, no trailing dot).
+func (w *World) HostByName(name string) *Host { return w.hostByName[name] }
 
 // Domain returns the domain with that name, or the domain a CNAME target
 // belongs to.
