@@ -99,7 +99,14 @@ func startGoSMTP(t *testing.T, maxRcpts int) (*goSMTPBackend, netip.AddrPort) {
 // test ends (maxRcpts 0: no limit).
 func serveSMTP(t *testing.T, be gosmtp.Backend, domain string, maxRcpts int) netip.AddrPort {
 	t.Helper()
+	return serveSMTPTLS(t, be, domain, maxRcpts, nil)
+}
+
+// serveSMTPTLS is serveSMTP offering STARTTLS with cfg (nil: no TLS).
+func serveSMTPTLS(t *testing.T, be gosmtp.Backend, domain string, maxRcpts int, cfg *tls.Config) netip.AddrPort {
+	t.Helper()
 	srv := gosmtp.NewServer(be)
+	srv.TLSConfig = cfg
 	srv.Domain = domain
 	srv.MaxRecipients = maxRcpts
 	srv.MaxMessageBytes = 10 << 20

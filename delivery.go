@@ -2,6 +2,7 @@ package smtpfeed
 
 import (
 	"fmt"
+	"smtpfeed/proto/tlspolicy"
 	"time"
 
 	"smtpfeed/proto/lmtp"
@@ -70,7 +71,11 @@ func (j *delivery) start(now time.Time) {
 	j.lookups += len(doms)
 	j.e.plan.lookupsStarted(len(doms))
 	for _, d := range doms {
-		j.e.res.LookupMX(d.name, func(res MXResult) { j.resolved(d, res) })
+		lookup := j.e.res.LookupMX
+		if d.tls.Level == tlspolicy.DANE || d.tls.Level == tlspolicy.DANEOnly {
+			lookup = j.e.res.LookupMXTLSA
+		}
+		lookup(d.name, func(res MXResult) { j.resolved(d, res) })
 	}
 }
 

@@ -62,6 +62,7 @@ const (
 	daneNone    daneState = iota // no secure TLSA records: no DANE
 	daneRecords                  // secure TLSA records
 	daneFailed                   // the lookup failed: the host cannot be used under DANE
+	daneAsking                   // asked, not yet answered (failed if the lookup ends so)
 )
 
 // FailKind is why a lookup gave its domain no mail host. What the
@@ -139,15 +140,27 @@ type mxLookup struct {
 	state    mxState
 	implicit bool
 	starting bool
+	dane     bool // look up TLSA records where the MX answer is secure
 }
 
 // LookupMX finds the mail hosts of domain (a domain name, or a domain
 // literal such as "[192.0.2.1]" or "[IPv6:2001:db8::1]") and calls done
 // with them once, from the loop, never from inside LookupMX. Every lookup
 // a message needs is started at once; the resolver shares their questions.
-func (r *Resolver) LookupMX(domain string, done func(MXResult)) {
+func (r *Resolver) LookupMX(domain string, done func(MXResult)) { r.lookupMX(domain, false, done) }
+
+// LookupMXTLSA is LookupMX for a domain under DANE: where the MX answer
+// is DNSSEC-secure (TrustAD, AD bit), it also asks every MX host's TLSA
+// records (_25._tcp.host), at once with the addresses (RFC 7672 §2.2).
+// A TLSA lookup that fails or times out leaves its host daneFailed, so
+// DANE never quietly downgrades.
+func (r *Resolver) LookupMXTLSA(domain string, done func(MXResult)) {
+	r.lookupMX(domain, r.cfg.TrustAD, done)
+}
+
+func (r *Resolver) lookupMX(domain string, dane bool, done func(MXResult)) {
 	now := r.loop.Now()
-	l := &mxLookup{r: r, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), done: done, starting: true}
+	l := &mxLookup{r: r, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), done: done, starting: true, dane: dane}
 	defer func() { l.starting = false }()
 	if strings.HasPrefix(l.domain, "[") {
 		l.literal(now)
@@ -275,7 +288,37 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 			l.askAddrs(now, i, m.Host)
 		}
 	}
+	if l.dane && rep.set.secure {
+		for i := range l.hosts {
+			l.askTLSA(now, i)
+		}
+	}
 	l.settle(now)
+}
+
+// askTLSA asks host i's TLSA records for SMTP on port 25. Records count
+// only when the answer is secure; an insecure answer or a denial means
+// no DANE at that host, a failure that the host cannot be used under it.
+// A CNAME'd TLSA name is not followed: no DANE there.
+func (l *mxLookup) askTLSA(now time.Time, i int) {
+	l.pending++
+	l.hosts[i].DANE = daneAsking
+	q := resolv.Question{Name: resolv.Canonical("_25._tcp." + l.hosts[i].Name), Type: dns.TypeTLSA}
+	l.r.ask(q, now, func(now time.Time, rep reply) {
+		if l.state != mxAskAddrs {
+			return
+		}
+		l.pending--
+		h := &l.hosts[i]
+		h.DANE = daneNone
+		switch {
+		case rep.neg == 0 && rep.set.kind == resolv.KindData && rep.set.secure:
+			h.DANE, h.TLSA = daneRecords, rep.set.tlsa
+		case rep.neg == cache.Failure || rep.neg == cache.Timeout:
+			h.DANE, h.TLSAErr = daneFailed, rep.why
+		}
+		l.settle(now)
+	})
 }
 
 // askAddrs asks the A (and AAAA) records of host i under name.
@@ -413,6 +456,9 @@ func (l *mxLookup) finish(now time.Time, fail *Failure) {
 	for i := range l.hosts {
 		if len(l.hosts[i].Addrs) > 0 {
 			l.hosts[i].Fail = nil
+		}
+		if l.hosts[i].DANE == daneAsking {
+			l.hosts[i].DANE, l.hosts[i].TLSAErr = daneFailed, fmt.Sprintf("no TLSA answer within %v", l.r.cfg.Timeout)
 		}
 	}
 	res := MXResult{Domain: l.domain, Hosts: l.hosts, Implicit: l.implicit, Fail: fail}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"smtpfeed/proto/tlspolicy"
 	"time"
 
 	"smtpfeed/cache"
@@ -51,6 +52,9 @@ const (
 type ResolverConfig struct {
 	Servers []netip.AddrPort // name servers, asked in turn
 	Rotate  bool             // start successive queries at successive servers
+	// TrustAD believes the servers' AD bit (-trust-ad, resolv.conf's
+	// options trust-ad): they validate DNSSEC. DANE needs it.
+	TrustAD bool
 	// Timeout bounds each MX lookup from start to result (-t dns=).
 	Timeout time.Duration
 	// RetransmitFloor and RetransmitCeiling clamp the retransmission
@@ -146,6 +150,9 @@ type rrset struct {
 	canonical string
 	kind      resolv.Kind // KindData or KindCNAME
 	chain     uint8       // at most resolv.MaxCNAME+1; small, as one is cached per name
+	// secure: a server trusted to validate (TrustAD) set the AD bit.
+	secure bool
+	tlsa   []tlspolicy.TLSA
 }
 
 // Resolver runs DNS lookups inside a reactor loop.

@@ -27,7 +27,10 @@ type zone struct {
 	// garbleAll.
 	garbled   map[string]bool
 	garbleAll bool
-	extra     map[string][]dns.RR // additional records added to answers for a name
+	// ad sets the AD bit on every answer: a validating resolver's
+	// "secure".
+	ad    bool
+	extra map[string][]dns.RR // additional records added to answers for a name
 	// before, when set, may write extra datagrams (forgeries) before the
 	// real answer; it runs on the server's goroutine.
 	before func(w dns.ResponseWriter, q *dns.Msg)
@@ -86,6 +89,7 @@ func (z *zone) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
 	m := new(dns.Msg)
 	m.SetReply(q)
 	m.Authoritative = true
+	m.AuthenticatedData = z.ad
 	if z.garbled[name] || z.garbleAll {
 		w.Write(garble(m))
 		return

@@ -186,7 +186,7 @@ func (qq *query) sendUDP(now time.Time) {
 		return // the timer tries again
 	}
 	id := r.newTryID(u)
-	pkt, err := resolv.Pack(id, qq.q)
+	pkt, err := resolv.Pack(id, qq.q, r.cfg.TrustAD)
 	if err != nil {
 		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
 		return
@@ -318,7 +318,8 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 	for i := range ans.MX {
 		ans.MX[i].Host = r.intern(ans.MX[i].Host)
 	}
-	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: uint8(ans.Chain), mx: ans.MX, addrs: ans.Addrs}}
+	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: uint8(ans.Chain), mx: ans.MX, addrs: ans.Addrs,
+		tlsa: ans.TLSA, secure: r.cfg.TrustAD && ans.Authenticated}}
 	ttl := ans.TTL
 	switch ans.Kind {
 	case resolv.KindNoData:
@@ -381,7 +382,7 @@ func (qq *query) startTCP(now time.Time, idx int) {
 	// UDP round trip (a loaded machine would ask twice for nothing).
 	qq.arm(now, r.cfg.RetransmitCeiling)
 	id := r.newID()
-	pkt, err := resolv.Pack(id, qq.q)
+	pkt, err := resolv.Pack(id, qq.q, r.cfg.TrustAD)
 	if err != nil {
 		qq.finish(now, reply{neg: cache.Failure, why: err.Error()}, true)
 		return

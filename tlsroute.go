@@ -29,6 +29,12 @@ type TLSConfig struct {
 	BrokenTime time.Duration
 }
 
+// WantsDANE reports a level or a policy that asks for DANE.
+func (c TLSConfig) WantsDANE() bool {
+	dane := func(p *tlspolicy.Policy) bool { return p.Level == tlspolicy.DANE || p.Level == tlspolicy.DANEOnly }
+	return dane(&tlspolicy.Policy{Level: c.Level}) || c.Policies.Any(dane)
+}
+
 // tlsState is the engine's TLS machinery, made on the first connection
 // that wants it.
 type tlsState struct {

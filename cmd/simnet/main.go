@@ -84,6 +84,10 @@ func main() {
 		{&cfg.StartTLS, "starttls", "live hosts that offer STARTTLS (self-signed certificate)"},
 		{&cfg.TLSBroken, "tls-broken", "live hosts that offer STARTTLS and fail every handshake"},
 		{&cfg.TLS12Only, "tls12-only", "live hosts that offer STARTTLS with TLS 1.2 at most"},
+		{&cfg.DANEMatch, "dane-match", "hosts with working STARTTLS that publish a matching TLSA record"},
+		{&cfg.DANEMismatch, "dane-mismatch", "hosts with working STARTTLS whose TLSA record matches nothing"},
+		{&cfg.DANEMatch, "dane-match", "hosts with working STARTTLS that publish a matching TLSA record"},
+		{&cfg.DANEMismatch, "dane-mismatch", "hosts with working STARTTLS whose TLSA record matches nothing"},
 		{&cfg.No8BitMIME, "no-8bitmime", "live hosts without 8BITMIME"},
 		{&cfg.NoSize, "no-size", "live hosts without SIZE"},
 		{&cfg.NoEnhanced, "no-enhanced", "live hosts without ENHANCEDSTATUSCODES"},
@@ -98,6 +102,7 @@ func main() {
 	fs.IntVar(&cfg.ShareGroup, "share-group", cfg.ShareGroup, "domains per shared group")
 	fs.IntVar(&cfg.RcptLimit, "rcpt-limit", cfg.RcptLimit, "recipients per transaction on limited hosts (452 4.5.3 beyond)")
 	fs.Int64Var(&cfg.MaxSize, "max-size", 10<<20, "SIZE limit in bytes")
+	fs.BoolVar(&cfg.DNSSEC, "dnssec", false, "set the AD bit on every answer, as a validating resolver would (for DANE)")
 	duration := fs.Duration("duration", 10*time.Minute, "stop after this long")
 	report := fs.String("report", "", "write the JSON report to this file at exit and on SIGUSR1")
 	worldFile := fs.String("world", "", "write the world description as JSON to this file")

@@ -363,7 +363,7 @@ func (o *options) heloName() string {
 // resolverConfig turns the options into the resolver's configuration.
 func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
 	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", PreferIPv6: o.family == "6",
-		Timeout: o.timeouts["dns"], MaxMXAddrs: o.mxAddrs, MaxHostAddrs: o.hostAddrs}
+		Timeout: o.timeouts["dns"], MaxMXAddrs: o.mxAddrs, MaxHostAddrs: o.hostAddrs, TrustAD: o.trustAD}
 	cfg.Own = append([]string{o.heloName()}, o.aliases...)
 	if len(o.servers) > 0 {
 		for _, s := range o.servers {
@@ -385,6 +385,7 @@ func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
 		return cfg, err
 	}
 	cfg.Servers, cfg.Rotate, cfg.RetransmitCeiling = rc.Servers, rc.Rotate, rc.Timeout
+	cfg.TrustAD = cfg.TrustAD || rc.TrustAD
 	return cfg, nil
 }
 

@@ -64,7 +64,10 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 	}
 	cfg := o.engineConfig(res, fdLimit)
 	cfg.Log = smtpfeed.TextLogger{W: logger.Writer()}
-	logger.Printf("smtpfeed %s: starting, %d descriptors, %d connections at most", Version, fdLimit, cfg.MaxConns)
+	logger.Printf("smtpfeed %s: starting, %d descriptors, %d connections at most, TLS level %s", Version, fdLimit, cfg.MaxConns, cfg.TLS.Level)
+	if cfg.TLS.WantsDANE() && !res.TrustAD {
+		logger.Printf("smtpfeed: warning: DANE is asked for (-T or -tls-policy) but no name server is trusted to validate DNSSEC (-trust-ad, or options trust-ad in resolv.conf): dane acts as may, dane-only defers")
+	}
 	e, err := smtpfeed.NewEngine(loop, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)

@@ -1,12 +1,15 @@
 package resolv
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"smtpfeed/proto/tlspolicy"
 )
 
 // MaxCNAME is how many CNAMEs a lookup follows before it gives up with a
@@ -58,8 +61,12 @@ type Answer struct {
 	// Chain counts the CNAMEs followed inside this answer. More than
 	// MaxCNAME means a loop or an over-long chain.
 	Chain int
-	MX    []MX         // KindData of an MX question
-	Addrs []netip.Addr // KindData of an A or AAAA question
+	MX    []MX             // KindData of an MX question
+	Addrs []netip.Addr     // KindData of an A or AAAA question
+	TLSA  []tlspolicy.TLSA // KindData of a TLSA question
+	// Authenticated is the AD bit: the server says it validated the
+	// answer with DNSSEC. Only a server trusted to validate is believed.
+	Authenticated bool
 	// TTL is the smallest TTL of the records used (chain included); for
 	// KindNoData and KindNXDomain the negative TTL of RFC 2308 §5, the
 	// lesser of the SOA's TTL and minimum, when HasSOA.
@@ -113,7 +120,7 @@ func Parse(b []byte, id uint16, q Question) (Answer, error) {
 }
 
 func classify(m *dns.Msg, q Question) Answer {
-	a := Answer{Rcode: m.Rcode, Canonical: q.Name}
+	a := Answer{Rcode: m.Rcode, Canonical: q.Name, Authenticated: m.AuthenticatedData}
 	if m.Truncated {
 		a.Kind = KindTruncated
 		return a
@@ -150,13 +157,19 @@ func classify(m *dns.Msg, q Question) Answer {
 			if ip, ok := netip.AddrFromSlice(r.AAAA.To16()); ok {
 				a.Addrs = append(a.Addrs, ip)
 			}
+		case *dns.TLSA:
+			data, err := hex.DecodeString(r.Certificate)
+			if err != nil {
+				continue // a record that does not decode is unusable
+			}
+			a.TLSA = append(a.TLSA, tlspolicy.TLSA{Usage: r.Usage, Selector: r.Selector, MatchingType: r.MatchingType, Data: data})
 		default:
 			continue
 		}
 		ttl = min(ttl, h.Ttl)
 	}
 	switch {
-	case len(a.MX) > 0 || len(a.Addrs) > 0:
+	case len(a.MX) > 0 || len(a.Addrs) > 0 || len(a.TLSA) > 0:
 		a.Kind = KindData
 		a.TTL = ttl
 		if len(a.MX) > 0 {

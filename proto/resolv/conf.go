@@ -34,10 +34,13 @@ type Conf struct {
 	Attempts int
 	// Rotate is "options rotate": queries start at successive servers.
 	Rotate bool
+	// TrustAD is "options trust-ad" (glibc 2.31): the servers validate
+	// DNSSEC and their AD bit is believed. DANE needs it.
+	TrustAD bool
 }
 
 // ParseConf reads resolv.conf(5): nameserver lines (at most three, as
-// glibc) and the timeout, attempts and rotate options. Other lines are
+// glibc) and the timeout, attempts, rotate and trust-ad options. Other lines are
 // ignored. With no nameserver line the server is 127.0.0.1, as in glibc.
 func ParseConf(r io.Reader) (Conf, error) {
 	rc := Conf{Attempts: 2}
@@ -75,6 +78,8 @@ func ParseConf(r io.Reader) (Conf, error) {
 					}
 				case "rotate":
 					rc.Rotate = true
+				case "trust-ad":
+					rc.TrustAD = true
 				}
 			}
 		}

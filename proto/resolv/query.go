@@ -46,14 +46,17 @@ func (q Question) String() string {
 }
 
 // Pack builds the query for q with the given ID: recursion desired, EDNS0
-// with a UDPSize buffer, no DNSSEC.
-func Pack(id uint16, q Question) ([]byte, error) {
+// with a UDPSize buffer. With ad the AD bit asks a validating server to
+// say whether the answer is authenticated (RFC 6840 §5.7), without the
+// DNSSEC records themselves (DO stays clear).
+func Pack(id uint16, q Question, ad bool) ([]byte, error) {
 	if _, ok := dns.IsDomainName(q.Name); !ok {
 		return nil, fmt.Errorf("query %s: not a valid domain name", q)
 	}
 	m := new(dns.Msg)
 	m.Id = id
 	m.RecursionDesired = true
+	m.AuthenticatedData = ad
 	m.Question = []dns.Question{{Name: q.Name, Qtype: q.Type, Qclass: dns.ClassINET}}
 	m.SetEdns0(UDPSize, false)
 	b, err := m.Pack()

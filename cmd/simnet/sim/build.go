@@ -312,11 +312,24 @@ func pickTLS(cfg Config, live []*Host) {
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x7115))
 	n := len(live)
 	offer, broken, old := pick(rng, n, cfg.StartTLS), pick(rng, n, cfg.TLSBroken), pick(rng, n, cfg.TLS12Only)
+	var working []*Host
 	for i, h := range live {
 		if h.HeloOnly {
 			continue
 		}
 		h.TLSBroken, h.TLS12Only = broken[i], old[i] && !broken[i]
 		h.StartTLS = offer[i] || h.TLSBroken || h.TLS12Only
+		if h.StartTLS && !h.TLSBroken {
+			working = append(working, h)
+		}
+	}
+	match, mismatch := pick(rng, len(working), cfg.DANEMatch), pick(rng, len(working), cfg.DANEMismatch)
+	for i, h := range working {
+		switch {
+		case match[i]:
+			h.TLSA = "match"
+		case mismatch[i]:
+			h.TLSA = "mismatch"
+		}
 	}
 }

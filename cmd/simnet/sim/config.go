@@ -64,9 +64,17 @@ type Config struct {
 	// STARTTLS; that offer it and fail every handshake; that offer it
 	// with TLS 1.2 at most. A host picked by either of the last two
 	// offers STARTTLS whatever StartTLS picked.
-	StartTLS      float64
-	TLSBroken     float64
-	TLS12Only     float64
+	StartTLS  float64
+	TLSBroken float64
+	TLS12Only float64
+	// DANE: DNSSEC sets the AD bit on every answer, as a validating
+	// resolver in front of a signed zone would. DANEMatch and
+	// DANEMismatch are Shares of the hosts with working STARTTLS that
+	// publish a TLSA record (3 1 1) for their own key, or one that
+	// matches nothing.
+	DNSSEC        bool
+	DANEMatch     float64
+	DANEMismatch  float64
 	MaxSize       int64 // SIZE limit advertised and enforced, default 10 MiB
 	RTT           time.Duration
 	RTTMax        time.Duration // when > RTT, each host's RTT is uniform in [RTT, RTTMax]
@@ -156,6 +164,7 @@ func (c Config) validate() error {
 		"no-8bitmime": c.No8BitMIME, "no-size": c.NoSize, "no-enhanced": c.NoEnhanced, "helo-only": c.HeloOnly,
 		"rcpt-limited": c.RcptLimited, "defer-rcpts": c.DeferRcpts, "bounce-rcpts": c.BounceRcpts,
 		"starttls": c.StartTLS, "tls-broken": c.TLSBroken, "tls12-only": c.TLS12Only,
+		"dane-match": c.DANEMatch, "dane-mismatch": c.DANEMismatch,
 	} {
 		if v < 0 || math.IsNaN(v) {
 			return fmt.Errorf("sim: knob %s=%v must be >= 0", name, v)

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/netip"
 	"strings"
@@ -95,6 +97,10 @@ func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
 		}
 	case d != nil:
 		s.records(r, qn, d, qt)
+	case strings.HasPrefix(qn, "_25._tcp.") && w.hostByName[qn[len("_25._tcp."):]] != nil:
+		if h := w.hostByName[qn[len("_25._tcp."):]]; qt == dns.TypeTLSA && h.TLSA != "" {
+			r.Answer = append(r.Answer, tlsaRR(qn, h))
+		}
 	case w.hostByName[qn] != nil:
 		if qt == dns.TypeA {
 			r.Answer = append(r.Answer, aRR(qn, w.hostByName[qn].Addr))
@@ -119,7 +125,19 @@ func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
 	if len(r.Answer) == 0 || (r.Rcode == dns.RcodeSuccess && onlyCNAME(r.Answer) && qt != dns.TypeCNAME) {
 		r.Ns = append(r.Ns, soa())
 	}
+	r.AuthenticatedData = w.Config.DNSSEC
 	return r, d
+}
+
+// tlsaRR is a host's TLSA record: DANE-EE, SPKI, SHA-256 of its key, or
+// of something else for a mismatch.
+func tlsaRR(owner string, h *Host) dns.RR {
+	spki := []byte("a key this host does not have")
+	if h.TLSA == "match" && h.cert != nil {
+		spki = h.cert.Leaf.RawSubjectPublicKeyInfo
+	}
+	sum := sha256.Sum256(spki)
+	return &dns.TLSA{Hdr: hdr(owner, dns.TypeTLSA), Usage: 3, Selector: 1, MatchingType: 1, Certificate: hex.EncodeToString(sum[:])}
 }
 
 // onlyCNAME says whether the answer holds nothing but a CNAME (a CNAME

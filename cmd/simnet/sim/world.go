@@ -68,7 +68,10 @@ type Host struct {
 	StartTLS     bool       `json:"starttls"`
 	TLSBroken    bool       `json:"tls_broken"` // offers STARTTLS, fails every handshake
 	TLS12Only    bool       `json:"tls12_only"` // TLS 1.2 at most
-	cert         *tls.Certificate
+	// TLSA is the host's TLSA record: "match" (its key), "mismatch"
+	// (nothing it has), or "" for none.
+	TLSA string `json:"tlsa,omitempty"`
+	cert *tls.Certificate
 	// RTT is the reply delay; it stands for one network round trip.
 	RTT time.Duration `json:"rtt"`
 	// Serves lists the mail domains (lower case) this host accepts mail
