@@ -23,6 +23,8 @@ var clientSeeds = []string{
 	"220 mx\r\n250-mx\r\n250 PIPELINING\r\n250 ok\r\n550 a\r\n550 b\r\n550 c\r\n354 go\r\n250 ok\r\n",
 	"554 go away\r\n",
 	"220 mx\r\n250-mx\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n451 later\r\n250 reset\r\n",
+	"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 STARTTLS\r\n220 go\r\n250-mx\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n",
+	"220 mx\r\n250-mx\r\n250 STARTTLS\r\n454 no TLS\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n",
 }
 
 // FuzzClientSession feeds a client arbitrary server bytes, split at the
@@ -54,13 +56,16 @@ func sessionCheck(fail func(string, ...any), server []byte, splits []byte, nrcpt
 			tx.Rcpts = append(tx.Rcpts, smtp.Recipient{Addr: fmt.Sprintf("r%d@d.test", i)})
 		}
 		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		c := smtp.NewClient(smtp.Config{Hostname: "c.test", MaxRcpts: 3}, now)
+		c := smtp.NewClient(smtp.Config{Hostname: "c.test", MaxRcpts: 3, StartTLS: true}, now)
 		c.Add(tx)
 		var written []byte
 		var results []smtp.Result
 		fed := 0
 		saw354 := func() bool { return bytes.Contains(server[:fed], []byte("354")) }
 		drain := func() {
+			if c.Handshaking() {
+				c.Secured(now) // the handshake, as if it succeeded
+			}
 			if c.Idle() {
 				c.Quit()
 			}

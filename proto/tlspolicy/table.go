@@ -152,7 +152,22 @@ func normalize(s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.ToLower(d), nil
+	d = strings.ToLower(d)
+	if len(d) > 253 {
+		return "", fmt.Errorf("name longer than 253 octets")
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 {
+			return "", fmt.Errorf("empty or over-long label")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return "", fmt.Errorf("%q is not a letter, digit or hyphen", c)
+			}
+		}
+	}
+	return d, nil
 }
 
 func pattern(m string) (string, error) {
