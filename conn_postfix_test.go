@@ -3,6 +3,9 @@ package smtpfeed
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"smtpfeed/cmd/simnet/sim"
 	"smtpfeed/proto/smtp"
 )
 
@@ -72,6 +76,9 @@ smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access inline:{ { %[4]s = REJECT no such user } }, permit_mynetworks, reject_unauth_destination
 maillog_file = %[1]s/maillog
 maillog_file_prefixes = %[1]s
+smtpd_tls_security_level = may
+smtpd_tls_chain_files = %[1]s/etc/tls.pem
+smtpd_tls_loglevel = 1
 `, dir, postfixDomain, uid, postfixRefused, gid)
 }
 
@@ -147,6 +154,11 @@ func startPostfix(t *testing.T) *postfix {
 	if err := os.WriteFile(filepath.Join(pf.conf, "main.cf"), []byte(postfixMainCf(dir, uid, gid)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// smtpd offers STARTTLS (level may) with a certificate made here:
+	// key and chain in one PEM file, read by smtpd as root at start.
+	if err := os.WriteFile(filepath.Join(pf.conf, "tls.pem"), postfixTLSChain(t, "mx."+postfixDomain), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pf.addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(postfixFreePort(t)))
 	master, err := postfixMasterCf(pf.addr)
 	if err != nil {
@@ -177,6 +189,24 @@ func startPostfix(t *testing.T) *postfix {
 	}
 	pf.waitGreeting(t, 10*time.Second)
 	return pf
+}
+
+// postfixTLSChain is a PEM file of a new key and its self-signed
+// certificate for name, as smtpd_tls_chain_files takes it.
+func postfixTLSChain(t *testing.T, name string) []byte {
+	t.Helper()
+	c, err := sim.SelfSigned(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	pem.Encode(&b, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
+	return b.Bytes()
 }
 
 // postfixMasterCf is Debian's master.cf with two changes: the public
@@ -409,7 +439,9 @@ func stripTrace(msg []byte) (map[string][]string, []byte) {
 
 // TestConnPostfixInterop delivers one message through the reactor to a
 // real Postfix smtpd (Debian's) accepting for postfix.test, with one
-// recipient refused at RCPT, and checks what Postfix put in the Maildir.
+// recipient refused at RCPT, inside TLS (smtpd_tls_security_level =
+// may), and checks what Postfix put in the Maildir and that its log
+// saw the session encrypted.
 func TestConnPostfixInterop(t *testing.T) {
 	start := time.Now()
 	pf := startPostfix(t)
@@ -425,9 +457,22 @@ func TestConnPostfixInterop(t *testing.T) {
 		"dave@" + postfixDomain,
 	}
 	tx := listTx(raw, addrs...)
-	c, run := deliverOnce(t, loop, "mx."+postfixDomain, pf.addr, tx)
+	run := &connRun{}
+	c, err := DialSMTP(loop, "mx."+postfixDomain, pf.addr, tlsConnConfig(t, loop, &tls.Config{InsecureSkipVerify: true, ServerName: "mx." + postfixDomain}), run.handlers(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Add(tx)
+	stepUntil(t, loop, func() bool { return run.closed }, 30*time.Second)
+	if run.err != nil {
+		t.Fatalf("session ended with %v, want a clean QUIT", run.err)
+	}
 	if !c.Extensions().Pipelining {
 		t.Error("Postfix did not advertise PIPELINING")
+	}
+	st := c.TLS()
+	if st == nil {
+		t.Fatal("the session with Postfix ran in plaintext; want STARTTLS")
 	}
 	if len(run.results) != len(addrs) {
 		t.Fatalf("%d results for %d recipients: %v", len(run.results), len(addrs), run.results)
@@ -506,6 +551,13 @@ func TestConnPostfixInterop(t *testing.T) {
 		if !accepted[a] {
 			t.Errorf("%s: %d copies in the Maildir for a recipient not accepted", a, n)
 		}
+	}
+	// smtpd_tls_loglevel 1: "Anonymous TLS connection established from
+	// localhost[127.0.0.1]: TLSv1.3 with cipher ...".
+	log, _ := os.ReadFile(pf.maillog)
+	want := "TLS connection established from localhost[127.0.0.1]: " + versionName(st.Version) + " with cipher " + tls.CipherSuiteName(st.CipherSuite)
+	if !bytes.Contains(log, []byte(want)) {
+		t.Errorf("Postfix's log does not say %q", want)
 	}
 	t.Logf("%d recipients, %d delivered into the Maildir, %d bytes each, in %v", len(addrs), len(files), len(raw), time.Since(start).Round(time.Millisecond))
 }
