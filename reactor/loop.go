@@ -61,6 +61,10 @@ type Loop struct {
 	inbox      *Inbox
 	beforeWait []func() // called before every wait for I/O
 	passes     uint64   // passes made: a loop that spins shows here
+	// busy is the time spent in passes outside the wait for I/O, and
+	// longest the longest such pass: what the loop's work costs, and
+	// the worst stall any socket saw from it.
+	busy, longest time.Duration
 }
 
 // New makes a loop that reads time from clock (SystemClock when nil).
@@ -233,8 +237,16 @@ func (l *Loop) Step(limit time.Duration) error {
 	l.fireTimers(l.now)
 	l.inPass = false
 	l.closeDeferred()
+	if d := l.clock.Now().Sub(l.now); d > 0 {
+		l.busy += d
+		l.longest = max(l.longest, d)
+	}
 	return nil
 }
+
+// Busy reports the time spent working in passes (not waiting for I/O),
+// and the longest single pass.
+func (l *Loop) Busy() (total, longest time.Duration) { return l.busy, l.longest }
 
 // BeforeWait has f called at the start of every pass, before the loop
 // waits for I/O: where output gathered since the last wait (log lines)

@@ -46,7 +46,16 @@ func benchWorlds(seed uint64) []benchWorld {
 		// starts before every lookup has ended (-t grace=24h).
 		{"10k-barrier", big(3334, 1000, 3), []string{"-t", "grace=24h"}},
 		{"100k", big(20000, 2000, 5), nil}, // 100,000 recipients
+		tlsWorld(big(3334, 1000, 3)),
 	}
+}
+
+// tlsWorld is the 10k world with STARTTLS on every live host: smtpfeed's
+// default level (may) encrypts every session, and the bound adds TLS's
+// round trips.
+func tlsWorld(c sim.Config) benchWorld {
+	c.StartTLS = float64(c.Hosts) // a count: every live host
+	return benchWorld{"10k-tls", c, nil}
 }
 
 type benchOpts struct {
@@ -218,13 +227,62 @@ func writeTable(w io.Writer, rows []benchRow, connect time.Duration) {
 			fmt.Fprintf(w, "- under 64 MiB peak RSS at 100,000 recipients: %.1f MiB (%s)\n",
 				float64(r.r.maxRSS)/1024, pass(r.r.maxRSS < 64<<10))
 		}
+		if r.name == "10k-tls" {
+			fmt.Fprintf(w, "- 10,000 recipients with STARTTLS on every host: last delivery %.2fx its TLS bound (%s); %.2fx the TLS bound plus the %v a dead first MX costs (%s)\n",
+				ratio(f.last, f.bound), pass(ratio(f.last, f.bound) <= 1.3), ratio(f.last, f.deadBound), connect, pass(ratio(f.last, f.deadBound) <= 1.3))
+		}
 	}
+	writeTLSTable(w, rows)
 	for _, r := range rows {
 		f := r.f
 		fmt.Fprintf(w, "- %s: one connection per live host with mail plus one attempt per dead host: %d connections for %d hosts (%s; attempts to the %d dead first MX hosts are not visible to simnet);"+
 			" one DNS query per distinct name: %d for %d names, %d repeated (%s)\n",
 			r.name, f.conns, f.hostsUsed, pass(f.conns <= f.hostsUsed), f.deadFirsts,
 			f.dnsTotal, f.dnsNames, f.dnsRepeats, pass(f.dnsRepeats == 0))
+	}
+}
+
+// writeTLSTable sets the TLS world beside the plaintext one of the same
+// size, measured in the same run: what TLS costs the loop, the CPU and
+// the time to the last delivery.
+func writeTLSTable(w io.Writer, rows []benchRow) {
+	var plain, tls *benchRow
+	for i := range rows {
+		switch rows[i].name {
+		case "10k":
+			plain = &rows[i]
+		case "10k-tls":
+			tls = &rows[i]
+		}
+	}
+	if tls == nil {
+		return
+	}
+	fmt.Fprintln(w, "\nTLS (handshakes on workers off the loop, records on it):")
+	fmt.Fprintln(w, "\n| world | handshakes | worker time per handshake | handshakes/s of worker time | loop busy per delivered | longest pass | cores used (CPU/wall) | CPU per delivered | last/bound |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	for _, r := range []*benchRow{plain, tls} {
+		if r == nil {
+			continue
+		}
+		d, delivered := r.r.done, max(r.r.report.Delivered, 1)
+		perHS, rate := "-", "-"
+		if d.handshakes > 0 {
+			perHS = fmt.Sprintf("%v", (d.handshakeWorkers / time.Duration(d.handshakes)).Round(time.Microsecond))
+			rate = fmt.Sprintf("%.0f", float64(d.handshakes)/d.handshakeWorkers.Seconds())
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %v | %v | %.2f | %v | %.2f |\n", r.name, d.handshakes, perHS, rate,
+			(d.loopBusy / time.Duration(delivered)).Round(100*time.Nanosecond), d.pass.Round(10*time.Microsecond),
+			r.r.cpu.Seconds()/r.r.wall.Seconds(), (r.r.cpu / time.Duration(delivered)).Round(time.Microsecond), ratio(r.f.last, r.f.bound))
+	}
+	if plain != nil && tls.r.done.handshakes > 0 {
+		extra := tls.r.done.loopBusy - plain.r.done.loopBusy
+		fmt.Fprintf(w, "\n- loop time per handshake (10k-tls loop busy minus 10k's, per handshake): %v, against %v of worker time each; longest pass %v with TLS, %v without\n",
+			(extra / time.Duration(tls.r.done.handshakes)).Round(time.Microsecond),
+			(tls.r.done.handshakeWorkers / time.Duration(tls.r.done.handshakes)).Round(time.Microsecond),
+			tls.r.done.pass.Round(10*time.Microsecond), plain.r.done.pass.Round(10*time.Microsecond))
+		fmt.Fprintf(w, "- CPU per delivered recipient: %.2fx with TLS on every host\n",
+			(tls.r.cpu.Seconds()/float64(max(tls.r.report.Delivered, 1)))/(plain.r.cpu.Seconds()/float64(max(plain.r.report.Delivered, 1))))
 	}
 }
 

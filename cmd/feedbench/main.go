@@ -17,7 +17,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "the worlds' seed")
 	connect := flag.Duration("connect", 2*time.Second, "smtpfeed's connect timeout (-t connect=): what a dead host costs")
 	outDir := flag.String("out", "out", "where -bench writes bench.md and the charts")
-	worlds := flag.String("worlds", "paper,10k,10k-barrier,100k", "with -bench: the worlds to run, comma-separated (paper, 10k, 10k-barrier, 100k)")
+	worlds := flag.String("worlds", "paper,10k,10k-barrier,100k,10k-tls", "with -bench: the worlds to run, comma-separated (paper, 10k, 10k-barrier, 100k, 10k-tls)")
 	extra := flag.String("args", "", "more smtpfeed flags, space-separated (e.g. \"-n 300\"); -nameserver and -port are always the world's")
 	limit := flag.Duration("limit", 2*time.Minute, "with -bench: kill a smtpfeed run (not traced) after this long and report it hung")
 	noStrace := flag.Bool("no-strace", false, "with -bench: skip the strace runs")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -60,6 +61,7 @@ type run struct {
 	wall     time.Duration
 	cpu      time.Duration // user + sys of the child
 	maxRSS   int64         // KiB
+	done     doneLine      // smtpfeed's last line
 	report   sim.Report
 	killed   bool
 
@@ -130,8 +132,8 @@ func runFeed(s *sim.Sim, o runOpts) (*run, error) {
 		// ru_maxrss also counts feedbench's own peak (os/exec shares our
 		// memory with the child until its exec); smtpfeed's last line
 		// says its own.
-		if kb, ok := loggedPeakRSS(r.logPath); ok {
-			r.maxRSS = kb
+		if d, ok := loggedDone(r.logPath); ok {
+			r.maxRSS, r.done = d.rssKiB, d
 		}
 	}
 	r.assign(replies, len(s.World.Recipients))
@@ -258,12 +260,23 @@ func (r *run) assign(replies []*reply, n int) {
 	}
 }
 
-// loggedPeakRSS reads the peak RSS, in KiB, from smtpfeed's last log line
-// ("smtpfeed: done, peak RSS 58.2 MiB").
-func loggedPeakRSS(path string) (int64, bool) {
+// doneLine is what smtpfeed's last log line says: "smtpfeed: done, peak
+// RSS 58.2 MiB, loop busy 412ms, longest pass 3.1ms, tls handshakes 998,
+// handshake worker time 1.2s".
+type doneLine struct {
+	rssKiB           int64
+	loopBusy, pass   time.Duration
+	handshakes       int
+	handshakeWorkers time.Duration
+}
+
+var doneFields = regexp.MustCompile(`loop busy (\S+), longest pass (\S+), tls handshakes (\d+), handshake worker time (\S+)`)
+
+// loggedDone reads smtpfeed's last log line.
+func loggedDone(path string) (doneLine, bool) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, false
+		return doneLine{}, false
 	}
 	defer f.Close()
 	tail := make([]byte, 4096)
@@ -273,11 +286,20 @@ func loggedPeakRSS(path string) (int64, bool) {
 	n, _ := io.ReadFull(f, tail)
 	i := bytes.LastIndex(tail[:n], []byte("smtpfeed: done, peak RSS "))
 	if i < 0 {
-		return 0, false
+		return doneLine{}, false
 	}
 	var mib float64
-	if _, err := fmt.Sscanf(string(tail[i:n]), "smtpfeed: done, peak RSS %f MiB", &mib); err != nil || mib <= 0 {
-		return 0, false
+	var d doneLine
+	line := string(tail[i:n])
+	if _, err := fmt.Sscanf(line, "smtpfeed: done, peak RSS %f MiB", &mib); err != nil || mib <= 0 {
+		return d, false
 	}
-	return int64(mib * 1024), true
+	d.rssKiB = int64(mib * 1024)
+	if m := doneFields.FindStringSubmatch(line); m != nil {
+		d.loopBusy, _ = time.ParseDuration(m[1])
+		d.pass, _ = time.ParseDuration(m[2])
+		d.handshakes, _ = strconv.Atoi(m[3])
+		d.handshakeWorkers, _ = time.ParseDuration(m[4])
+	}
+	return d, true
 }

@@ -127,7 +127,10 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 			break
 		}
 	}
-	logger.Printf("smtpfeed: done, peak RSS %.1f MiB", float64(peakRSS())/1024)
+	busy, longest := loop.Busy()
+	st := e.Stats()
+	logger.Printf("smtpfeed: done, peak RSS %.1f MiB, loop busy %v, longest pass %v, tls handshakes %d, handshake worker time %v",
+		float64(peakRSS())/1024, busy.Round(time.Microsecond), longest.Round(time.Microsecond), st.Handshakes, st.HandshakeCPU.Round(time.Microsecond))
 	return exitOK
 }
 
