@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -50,7 +52,8 @@ func tallyLMTP(out string) lmtpTally {
 // no run may crash, every accepted recipient gets exactly one reply after
 // the final dot, and where cheap the option's effect shows in the replies.
 func TestEveryFlag(t *testing.T) {
-	s, err := sim.Start(sim.Config{Seed: 8, Domains: 6, Hosts: 3, Users: 2, DNSAddr: "127.0.0.1:0"})
+	// Every host offers STARTTLS, with its own self-signed certificate.
+	s, err := sim.Start(sim.Config{Seed: 8, Domains: 6, Hosts: 3, Users: 2, StartTLS: 3, DNSAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +64,25 @@ func TestEveryFlag(t *testing.T) {
 	rcptFile := filepath.Join(dir, "rcpts")
 	if err := os.WriteFile(rcptFile, []byte(strings.Join(rcpts, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// The hosts' certificates as roots, for -T secure; a policy file
+	// that names every domain of the world at level encrypt, and one
+	// with a mistake on its second line.
+	var roots bytes.Buffer
+	for _, h := range s.World.Hosts {
+		if c := h.Cert(); c != nil {
+			pem.Encode(&roots, &pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]})
+		}
+	}
+	caFile, policyFile, badPolicy := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "policy"), filepath.Join(dir, "bad-policy")
+	var policy strings.Builder
+	for _, d := range s.World.Domains {
+		fmt.Fprintf(&policy, "%s encrypt\n", d.Name)
+	}
+	for f, content := range map[string]string{caFile: roots.String(), policyFile: policy.String(), badPolicy: "example.com may\nexample.net sometimes\n"} {
+		if err := os.WriteFile(f, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	base := []string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
 		"-l", "stderr", "-t", "connect=2s", "-t", "dns=3s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}
@@ -100,8 +122,27 @@ func TestEveryFlag(t *testing.T) {
 		{"-max-rcpts", []string{"-max-rcpts", "2"}, true, "250 ", exitOK},
 		{"-max-queries", []string{"-max-queries", "1"}, true, "250 ", exitOK},
 		{"-mx-addrs -host-addrs", []string{"-mx-addrs", "1", "-host-addrs", "1"}, true, "250 ", exitOK},
+		{"-T none", []string{"-T", "none"}, true, "250 ", exitOK},
+		{"-T may", []string{"-T", "may"}, true, "250 ", exitOK},
+		{"-T encrypt", []string{"-T", "encrypt"}, true, "250 ", exitOK},
+		{"-T dane without -trust-ad", []string{"-T", "dane"}, true, "250 ", exitOK},
+		{"-T dane -trust-ad, unsigned world", []string{"-T", "dane", "-trust-ad"}, true, "250 ", exitOK},
+		{"-T dane-only", []string{"-T", "dane-only", "-trust-ad"}, true, "451 4.7.5", exitOK},
+		{"-T secure, system roots", []string{"-T", "secure"}, true, "451 4.7.5", exitOK},
+		{"-T secure -tls-ca", []string{"-T", "secure", "-tls-ca", caFile}, true, "250 ", exitOK},
+		{"-T none -tls-policy encrypt", []string{"-T", "none", "-tls-policy", policyFile}, true, "250 ", exitOK},
+		{"-T bogus", []string{"-T", "bogus"}, false, "", exitUsage},
+		{"-tls-policy with a bad line", []string{"-tls-policy", badPolicy}, false, "", exitConfig},
+		{"-tls-policy missing", []string{"-tls-policy", filepath.Join(dir, "none")}, false, "", exitConfig},
+		{"-tls-ca not PEM", []string{"-tls-ca", rcptFile}, false, "", exitConfig},
 		{"-V", []string{"-V"}, false, "", exitOK},
 		{"-h", []string{"-h"}, false, "", exitUsage},
+	}
+	// What stderr must say for a configuration refused.
+	wantStderr := map[string]string{
+		"-tls-policy with a bad line": "bad-policy:2: unknown TLS security level \"sometimes\"",
+		"-tls-ca not PEM":             "no PEM certificate",
+		"-T bogus":                    "unknown TLS security level \"bogus\"",
 	}
 	names := make([]string, 0, len(timeoutNames))
 	for n := range timeoutNames {
@@ -131,6 +172,9 @@ func TestEveryFlag(t *testing.T) {
 			}
 			if code != r.code {
 				t.Fatalf("smtpfeed %q exited %d, want %d; stderr:\n%s", r.args, code, r.code, errOut)
+			}
+			if want := wantStderr[r.name]; !strings.Contains(errOut, want) {
+				t.Errorf("smtpfeed %q: stderr does not say %q:\n%s", r.args, want, errOut)
 			}
 			if !r.stdin {
 				return
