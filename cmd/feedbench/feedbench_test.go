@@ -144,23 +144,26 @@ func TestStraceCalls(t *testing.T) {
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
 
-// TestLoggedPeakRSS: the peak comes from smtpfeed's last log line, found
-// at the end of a long log; a log without it says so.
-func TestLoggedPeakRSS(t *testing.T) {
+// TestLoggedDone: the peak, the loop's busy time and the handshakes
+// come from smtpfeed's last log line, found at the end of a long log; a
+// log without it says so.
+func TestLoggedDone(t *testing.T) {
 	dir := t.TempDir()
 	long := filepath.Join(dir, "long.log")
-	body := strings.Repeat("m000001: to=<u@d.test>, stat=Sent\n", 10000) + "smtpfeed: done, peak RSS 58.5 MiB\n"
+	body := strings.Repeat("m000001: to=<u@d.test>, stat=Sent\n", 10000) +
+		"smtpfeed: done, peak RSS 58.5 MiB, loop busy 412.5ms, longest pass 3.1ms, tls handshakes 998, handshake worker time 1.2s\n"
 	if err := os.WriteFile(long, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if kb, ok := loggedPeakRSS(long); !ok || kb != 59904 {
-		t.Errorf("loggedPeakRSS = %d, %v; want 59904 KiB", kb, ok)
+	want := doneLine{rssKiB: 59904, loopBusy: 412500 * time.Microsecond, pass: 3100 * time.Microsecond, handshakes: 998, handshakeWorkers: 1200 * time.Millisecond}
+	if d, ok := loggedDone(long); !ok || d != want {
+		t.Errorf("loggedDone = %+v, %v; want %+v", d, ok, want)
 	}
 	none := filepath.Join(dir, "none.log")
 	if err := os.WriteFile(none, []byte("smtpfeed: done\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if kb, ok := loggedPeakRSS(none); ok {
-		t.Errorf("loggedPeakRSS without the figure = %d, true; want false", kb)
+	if kb, ok := loggedDone(none); ok {
+		t.Errorf("loggedDone without the figure = %+v, true; want false", kb)
 	}
 }

@@ -170,19 +170,26 @@ func TestParseGarbage(t *testing.T) {
 }
 
 func TestPack(t *testing.T) {
-	b, err := Pack(0xbeef, NewQuestion("Example.ORG", dns.TypeMX))
-	if err != nil {
-		t.Fatalf("Pack: %v", err)
+	for _, ad := range []bool{false, true} {
+		b, err := Pack(0xbeef, NewQuestion("Example.ORG", dns.TypeMX), ad)
+		if err != nil {
+			t.Fatalf("Pack: %v", err)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(b); err != nil {
+			t.Fatalf("Unpack: %v", err)
+		}
+		opt := m.IsEdns0()
+		if m.Id != 0xbeef || !m.RecursionDesired || m.Question[0].Name != "example.org." || m.Question[0].Qtype != dns.TypeMX || opt == nil || opt.UDPSize() != UDPSize {
+			t.Errorf("Pack = %v, want ID beef, RD, example.org. MX, EDNS0 %d", m, UDPSize)
+		}
+		// AD asks a validating server to say whether it validated; DO
+		// (the DNSSEC records themselves) stays clear either way.
+		if m.AuthenticatedData != ad || opt.Do() {
+			t.Errorf("Pack(ad=%v): AD %v, DO %v", ad, m.AuthenticatedData, opt.Do())
+		}
 	}
-	m := new(dns.Msg)
-	if err := m.Unpack(b); err != nil {
-		t.Fatalf("Unpack: %v", err)
-	}
-	opt := m.IsEdns0()
-	if m.Id != 0xbeef || !m.RecursionDesired || m.Question[0].Name != "example.org." || m.Question[0].Qtype != dns.TypeMX || opt == nil || opt.UDPSize() != UDPSize {
-		t.Errorf("Pack = %v, want ID beef, RD, example.org. MX, EDNS0 %d", m, UDPSize)
-	}
-	if _, err := Pack(1, Question{Name: "a..b.", Type: dns.TypeA}); err == nil {
+	if _, err := Pack(1, Question{Name: "a..b.", Type: dns.TypeA}, false); err == nil {
 		t.Errorf("Pack(a..b.) = nil error, want one")
 	}
 }
@@ -222,5 +229,44 @@ func TestParseMalformed(t *testing.T) {
 				t.Fatalf("Parse = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestParseTLSA: TLSA records of the asked name come out decoded, with
+// the AD bit; an empty answer is NODATA.
+func TestParseTLSA(t *testing.T) {
+	q := NewQuestion("_25._tcp.mx.example.com", dns.TypeTLSA)
+	for _, ad := range []bool{false, true} {
+		m := new(dns.Msg)
+		m.SetQuestion(q.Name, q.Type)
+		m.Id, m.Response, m.AuthenticatedData = 7, true, ad
+		for _, s := range []string{
+			q.Name + " 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32),
+			q.Name + " 300 IN TLSA 2 0 0 0102",
+			"_25._tcp.other.example.com. 300 IN TLSA 3 1 1 " + strings.Repeat("cd", 32),
+		} {
+			rr, err := dns.NewRR(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Answer = append(m.Answer, rr)
+		}
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Parse(b, 7, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Kind != KindData || len(a.TLSA) != 2 || a.Authenticated != ad {
+			t.Fatalf("ad=%v: %+v, want two TLSA records, Authenticated %v", ad, a, ad)
+		}
+		if r := a.TLSA[0]; r.Usage != 3 || r.Selector != 1 || r.MatchingType != 1 || len(r.Data) != 32 || r.Data[0] != 0xab {
+			t.Errorf("first record %v", r)
+		}
+		if r := a.TLSA[1]; r.Usage != 2 || len(r.Data) != 2 || r.Data[1] != 2 {
+			t.Errorf("second record %v", r)
+		}
 	}
 }

@@ -71,3 +71,18 @@ func TestTCPFraming(t *testing.T) {
 		t.Errorf("TCPLength = %d, %v; want %d", n, ok, len(msg))
 	}
 }
+
+// TestParseConfTrustAD: glibc's "options trust-ad" is read; without it
+// the AD bit is not believed.
+func TestParseConfTrustAD(t *testing.T) {
+	for in, want := range map[string]bool{
+		"nameserver 127.0.0.1\noptions trust-ad\n":      true,
+		"nameserver 127.0.0.1\noptions rotate trust-ad": true,
+		"nameserver 127.0.0.1\noptions rotate\n":        false,
+	} {
+		rc, err := ParseConf(strings.NewReader(in))
+		if err != nil || rc.TrustAD != want {
+			t.Errorf("ParseConf(%q): TrustAD %v, %v; want %v", in, rc.TrustAD, err, want)
+		}
+	}
+}
