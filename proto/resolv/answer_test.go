@@ -3,6 +3,7 @@ package resolv
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
