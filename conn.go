@@ -348,6 +348,13 @@ func (c *Conn) progress(now time.Time) {
 		return
 	}
 	if c.m.Done() {
+		if c.tls != nil && c.m.Err() == nil && len(c.tls.Output()) > 0 {
+			// QUIT was sealed but its record not yet written: one try,
+			// since a server that cannot take a few bytes is not reading.
+			if n, _ := reactor.Write(c.fd, c.tls.Output()); n > 0 {
+				c.tls.Advance(n)
+			}
+		}
 		c.close(c.m.Err())
 		return
 	}

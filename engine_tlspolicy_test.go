@@ -156,3 +156,82 @@ func TestEngineTLSRequiredWithoutTLS(t *testing.T) {
 		t.Errorf("received %+v, want only may.test's recipient, in plaintext", msgs)
 	}
 }
+
+// TestEngineTLSFallbackKeepsPolicy: a DANE domain whose first MX name
+// has TLSA records the certificate does not match falls back to its
+// second MX, which is the same address under a name whose records do
+// match: it goes on the same connection in a later transaction,
+// verified by the second name's records.
+func TestEngineTLSFallbackKeepsPolicy(t *testing.T) {
+	cert := serverCert(t, "mx.shared.test")
+	records := []string{
+		"fallback.test. 300 IN MX 10 mx.other.test.",
+		"fallback.test. 300 IN MX 20 mx.shared.test.",
+		"mx.shared.test. 300 IN A 127.0.0.1",
+		"mx.other.test. 300 IN A 127.0.0.1",
+		"_25._tcp.mx.shared.test. 300 IN TLSA 3 1 1 " + spkiHash(&cert),
+		"_25._tcp.mx.other.test. 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32),
+	}
+	run := newPolicyRun(t, records, nil, &tls.Config{Certificates: []tls.Certificate{cert}}, "fallback.test dane\n", nil)
+	got := run.deliver(t, "a@fallback.test", "b@fallback.test")
+	for _, o := range got {
+		if o.Code != 250 || o.Verified != "dane" {
+			t.Errorf("%v verified=%q, want delivered verified by DANE (mx.shared.test's records)", o, o.Verified)
+		}
+	}
+	if st := run.e.Stats(); st.Connections != 1 {
+		t.Errorf("%d connections, want the one", st.Connections)
+	}
+}
+
+// TestEngineDANESimWorld: in a signed simnet world at level dane, hosts
+// whose TLSA record names their key get the message verified; hosts
+// whose record matches nothing get none of it (451 4.7.5 unless another
+// MX of the domain passes); hosts without TLSA get it opportunistically.
+// An implicit-MX domain's records are under its own name.
+func TestEngineDANESimWorld(t *testing.T) {
+	cfg := sim.DefaultConfig()
+	cfg.Domains, cfg.Hosts = 200, 30
+	cfg.StartTLS, cfg.DNSSEC, cfg.DANEMatch, cfg.DANEMismatch = 30, true, 0.3, 0.3
+	s := startWorld(t, cfg)
+	run := newEngineRun(t, s, func(c *Config) {
+		c.TLS.Level = tlspolicy.DANE
+		c.Resolver.TrustAD = true
+	})
+	rcpts := s.World.Addresses()
+	run.deliver(rcpts, 60*time.Second)
+	seen := map[string]int{}
+	for i, a := range rcpts {
+		o := run.answers[i][0]
+		if o.Relay == "" {
+			continue
+		}
+		h := s.World.HostByName(strings.SplitN(o.Relay, "[", 2)[0])
+		if h == nil {
+			continue
+		}
+		seen[h.TLSA]++
+		switch {
+		case h.TLSA == "mismatch":
+			t.Errorf("%s: %v at %s, whose TLSA record matches nothing", a, o, h.Name)
+		case h.TLSA == "match" && o.Code/100 == 2 && o.Verified != "dane":
+			t.Errorf("%s: delivered at %s verified=%q, want dane", a, h.Name, o.Verified)
+		case h.TLSA == "" && o.Code/100 == 2 && o.Verified != "none" && !h.TLSBroken && h.StartTLS:
+			t.Errorf("%s: delivered at %s verified=%q, want none (no TLSA: opportunistic)", a, h.Name, o.Verified)
+		}
+	}
+	refused := 0
+	for i := range rcpts {
+		if o := run.answers[i][0]; o.Enhanced == "4.7.5" {
+			refused++
+		}
+	}
+	if seen["match"] == 0 || seen[""] == 0 || refused == 0 {
+		t.Errorf("decided at hosts by TLSA %v, %d deferred 4.7.5: want every kind", seen, refused)
+	}
+	for _, d := range s.Report().Deliveries {
+		if h := s.World.HostByName(d.Host); h.TLSA == "mismatch" {
+			t.Errorf("%s reached %s, whose TLSA record matches nothing", d.Rcpt, h.Name)
+		}
+	}
+}

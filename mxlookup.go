@@ -141,6 +141,9 @@ type mxLookup struct {
 	implicit bool
 	starting bool
 	dane     bool // look up TLSA records where the MX answer is secure
+	// implicitTLSA: the TLSA records of an implicit MX (the domain's own
+	// name, RFC 7672 §2.2.1) are asked, once its address answer is secure.
+	implicitTLSA bool
 }
 
 // LookupMX finds the mail hosts of domain (a domain name, or a domain
@@ -365,6 +368,10 @@ func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int
 			if h.Fail == nil {
 				h.Fail = failNoHost(h.Name, rep.why)
 			}
+		}
+		if l.dane && l.implicit && !l.implicitTLSA && rep.neg == 0 && rep.set.secure {
+			l.implicitTLSA = true
+			l.askTLSA(now, i)
 		}
 		l.settle(now)
 	})

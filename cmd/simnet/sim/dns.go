@@ -97,8 +97,10 @@ func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
 		}
 	case d != nil:
 		s.records(r, qn, d, qt)
-	case strings.HasPrefix(qn, "_25._tcp.") && w.hostByName[qn[len("_25._tcp."):]] != nil:
-		if h := w.hostByName[qn[len("_25._tcp."):]]; qt == dns.TypeTLSA && h.TLSA != "" {
+	case strings.HasPrefix(qn, "_25._tcp.") && tlsaHost(w, qn[len("_25._tcp."):]) != nil:
+		// A host's own name, or an implicit-MX domain's (RFC 7672
+		// §2.2.1: the domain is then the TLSA base domain).
+		if h := tlsaHost(w, qn[len("_25._tcp."):]); qt == dns.TypeTLSA && h.TLSA != "" {
 			r.Answer = append(r.Answer, tlsaRR(qn, h))
 		}
 	case w.hostByName[qn] != nil:
@@ -127,6 +129,18 @@ func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
 	}
 	r.AuthenticatedData = w.Config.DNSSEC
 	return r, d
+}
+
+// tlsaHost is the host whose TLSA record name is _25._tcp.name: a host's
+// own, or an implicit-MX domain's host's; nil when none is.
+func tlsaHost(w *World, name string) *Host {
+	if h := w.hostByName[name]; h != nil {
+		return h
+	}
+	if d := w.names[name]; d != nil && d.Kind == KindImplicit && d.Name == name {
+		return d.ImplicitHost
+	}
+	return nil
 }
 
 // tlsaRR is a host's TLSA record: DANE-EE, SPKI, SHA-256 of its key, or
