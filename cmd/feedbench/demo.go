@@ -21,6 +21,9 @@ func demoConfig(seed uint64) sim.Config {
 	c.Share, c.DeadFirst, c.DeadHosts = 0.1, 0.02, 0.02
 	c.NXDomain, c.Silent = 0.01, 0
 	c.DeferRcpts, c.BounceRcpts = 0.005, 0.01
+	// Most hosts offer STARTTLS, as on the Internet; a few fail the
+	// handshake or stop at TLS 1.2.
+	c.StartTLS, c.TLSBroken, c.TLS12Only = 0.7, 0.02, 0.05
 	return c
 }
 
@@ -48,10 +51,27 @@ func runDemo(cfg sim.Config, o runOpts, out io.Writer) error {
 	fmt.Fprintf(out, "  exit: %s after %v wall, %.2fs CPU (user+sys), peak RSS %.1f MiB\n",
 		exitText(r), r.wall.Round(time.Millisecond), r.cpu.Seconds(), float64(r.maxRSS)/1024)
 	printFigures(out, w, r, f)
+	printTLS(out, r)
 	if !f.ok() || r.exitErr != nil || len(r.oddities) > 0 {
 		return errors.New("smtpfeed's answers do not match the world (see above and the log)")
 	}
 	return nil
+}
+
+// printTLS says how the delivered messages travelled, as the world's
+// hosts saw them.
+func printTLS(out io.Writer, r *run) {
+	by := map[string]int{}
+	for _, d := range r.report.Deliveries {
+		v := d.TLS
+		if v == "" {
+			v = "plaintext"
+		}
+		by[v]++
+	}
+	fmt.Fprintf(out, "TLS: %d recipients delivered over TLS 1.3, %d over TLS 1.2, %d in plaintext; %d handshakes (%v of worker time each)\n",
+		by["TLS 1.3"], by["TLS 1.2"], by["plaintext"], r.done.handshakes,
+		(r.done.handshakeWorkers / time.Duration(max(r.done.handshakes, 1))).Round(time.Microsecond))
 }
 
 func exitText(r *run) string {
