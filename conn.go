@@ -60,12 +60,13 @@ type ConnConfig struct {
 	ReadBuf []byte
 	// TLS, when set, makes the session STARTTLS where the server offers
 	// it, with this configuration; the handshake runs on TLSWorkers and
-	// reports through Inbox. SealBuf gathers output to seal, shared like
-	// ReadBuf.
+	// reports through Inbox. SealBuf gathers output to seal, and
+	// PlainBuf takes opened records, both shared like ReadBuf.
 	TLS        *tls.Config
 	TLSWorkers *reactor.TLSWorkers
 	Inbox      *reactor.Inbox
 	SealBuf    []byte
+	PlainBuf   []byte
 }
 
 // ConnHandlers are the engine's callbacks, all run on the loop.
@@ -108,7 +109,7 @@ type Conn struct {
 	// its handshake succeeded and the session runs inside it.
 	tls    *reactor.TLSClient
 	secure bool
-	plain  []byte // opened records land here
+	plain  []byte // opened records land here; shared (PlainBuf) when given
 	// checks memoises certificate checks by what was checked ("dane
 	// mx.example.com"): every recipient of a host shares one.
 	checks map[string]error
@@ -297,6 +298,7 @@ func (c *Conn) tlsNews(now time.Time) {
 			c.m.Lost(fmt.Errorf("%w: %v", ErrTLSHandshake, err))
 		case done:
 			c.secure = true
+			c.plain = c.cfg.PlainBuf
 			if c.plain == nil {
 				c.plain = make([]byte, readBufferSize)
 			}
@@ -518,7 +520,7 @@ func (c *Conn) close(err error) {
 	if c.tls != nil {
 		c.tls.Close()
 	}
-	c.buf = nil
+	c.buf, c.plain = nil, nil
 	if c.h.Closed != nil {
 		c.h.Closed(c, err)
 	}

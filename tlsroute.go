@@ -43,6 +43,7 @@ type tlsState struct {
 	inbox   *reactor.Inbox
 	broken  *cache.Hosts // hosts whose handshake failed: plaintext for a while
 	sealBuf []byte
+	plain   []byte
 	deflt   tlspolicy.Policy
 	// mayNeed: some policy may require TLS, so connections offer it even
 	// at level none.
@@ -98,13 +99,13 @@ func (e *Engine) connTLS(cfg *ConnConfig, host string, d *dest) error {
 			MinVersion:         tls.VersionTLS12,
 			ClientSessionCache: tls.NewLRUClientSessionCache(4096),
 		}
-		t.sealBuf = make([]byte, 16<<10)
+		t.sealBuf, t.plain = make([]byte, 16<<10), make([]byte, readBufferSize)
 	}
 	c := t.base.Clone()
 	if !strings.HasPrefix(host, "[") {
 		c.ServerName = host // SNI: the MX host's name (RFC 7672 §8.1)
 	}
-	cfg.TLS, cfg.TLSWorkers, cfg.Inbox, cfg.SealBuf = c, t.workers, t.inbox, t.sealBuf
+	cfg.TLS, cfg.TLSWorkers, cfg.Inbox, cfg.SealBuf, cfg.PlainBuf = c, t.workers, t.inbox, t.sealBuf, t.plain
 	return nil
 }
 

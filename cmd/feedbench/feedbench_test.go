@@ -151,11 +151,11 @@ func TestLoggedDone(t *testing.T) {
 	dir := t.TempDir()
 	long := filepath.Join(dir, "long.log")
 	body := strings.Repeat("m000001: to=<u@d.test>, stat=Sent\n", 10000) +
-		"smtpfeed: done, peak RSS 58.5 MiB, loop busy 412.5ms, longest pass 3.1ms, tls handshakes 998, handshake worker time 1.2s\n"
+		"smtpfeed: done, peak RSS 58.5 MiB, loop busy 412.5ms, longest pass 3.1ms, tls handshakes 998, handshake worker time 1.2s, loop cpu 300ms\n"
 	if err := os.WriteFile(long, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	want := doneLine{rssKiB: 59904, loopBusy: 412500 * time.Microsecond, pass: 3100 * time.Microsecond, handshakes: 998, handshakeWorkers: 1200 * time.Millisecond}
+	want := doneLine{rssKiB: 59904, loopBusy: 412500 * time.Microsecond, pass: 3100 * time.Microsecond, handshakes: 998, handshakeWorkers: 1200 * time.Millisecond, loopCPU: 300 * time.Millisecond}
 	if d, ok := loggedDone(long); !ok || d != want {
 		t.Errorf("loggedDone = %+v, %v; want %+v", d, ok, want)
 	}

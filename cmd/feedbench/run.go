@@ -268,9 +268,10 @@ type doneLine struct {
 	loopBusy, pass   time.Duration
 	handshakes       int
 	handshakeWorkers time.Duration
+	loopCPU          time.Duration // the loop thread's own CPU time (Linux)
 }
 
-var doneFields = regexp.MustCompile(`loop busy (\S+), longest pass (\S+), tls handshakes (\d+), handshake worker time (\S+)`)
+var doneFields = regexp.MustCompile(`loop busy (\S+), longest pass (\S+), tls handshakes (\d+), handshake worker time ([^,\s]+)(?:, loop cpu (\S+))?`)
 
 // loggedDone reads smtpfeed's last log line.
 func loggedDone(path string) (doneLine, bool) {
@@ -300,6 +301,7 @@ func loggedDone(path string) (doneLine, bool) {
 		d.pass, _ = time.ParseDuration(m[2])
 		d.handshakes, _ = strconv.Atoi(m[3])
 		d.handshakeWorkers, _ = time.ParseDuration(m[4])
+		d.loopCPU, _ = time.ParseDuration(m[5])
 	}
 	return d, true
 }
