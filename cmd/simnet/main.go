@@ -86,8 +86,6 @@ func main() {
 		{&cfg.TLS12Only, "tls12-only", "live hosts that offer STARTTLS with TLS 1.2 at most"},
 		{&cfg.DANEMatch, "dane-match", "hosts with working STARTTLS that publish a matching TLSA record"},
 		{&cfg.DANEMismatch, "dane-mismatch", "hosts with working STARTTLS whose TLSA record matches nothing"},
-		{&cfg.DANEMatch, "dane-match", "hosts with working STARTTLS that publish a matching TLSA record"},
-		{&cfg.DANEMismatch, "dane-mismatch", "hosts with working STARTTLS whose TLSA record matches nothing"},
 		{&cfg.No8BitMIME, "no-8bitmime", "live hosts without 8BITMIME"},
 		{&cfg.NoSize, "no-size", "live hosts without SIZE"},
 		{&cfg.NoEnhanced, "no-enhanced", "live hosts without ENHANCEDSTATUSCODES"},

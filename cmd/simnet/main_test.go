@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,5 +60,31 @@ func TestWriteFiles(t *testing.T) {
 	}
 	if fi, err := os.Stat(world); err != nil || fi.Size() == 0 {
 		t.Errorf("world file: got %v, %v; want a non-empty file", fi, err)
+	}
+}
+
+// TestMain lets a test run this binary's main: with SIMNET_MAIN=1 the
+// test binary is simnet.
+func TestMain(m *testing.M) {
+	if os.Getenv("SIMNET_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestFlags: simnet's flags all register (a name defined twice panics
+// at start) and -h lists the TLS knobs.
+func TestFlags(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-h")
+	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
+	out, _ := cmd.CombinedOutput()
+	if bytes.Contains(out, []byte("panic:")) || bytes.Contains(out, []byte("flag redefined")) {
+		t.Fatalf("simnet -h panicked:\n%s", out)
+	}
+	for _, want := range []string{"-starttls", "-tls-broken", "-tls12-only", "-dane-match", "-dane-mismatch", "-dnssec"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("simnet -h does not list %s:\n%s", want, out)
+		}
 	}
 }
