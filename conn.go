@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"smtpfeed/proto/smtp"
@@ -59,7 +60,8 @@ type ConnConfig struct {
 	// thousand idle buffers.
 	ReadBuf []byte
 	// TLS, when set, makes the session STARTTLS where the server offers
-	// it, with this configuration; the handshake runs on TLSWorkers and
+	// it, with this configuration (shared: a session that does TLS
+	// copies it to name the host for SNI unless it names one); the handshake runs on TLSWorkers and
 	// reports through Inbox. SealBuf gathers output to seal, and
 	// PlainBuf takes opened records, both shared like ReadBuf.
 	TLS        *tls.Config
@@ -282,7 +284,14 @@ func (c *Conn) read(now time.Time) {
 
 // startTLS starts the handshake once the server accepted STARTTLS.
 func (c *Conn) startTLS(now time.Time) {
-	c.tls = reactor.StartTLSClient(c.cfg.Inbox, c.cfg.TLSWorkers, c.cfg.TLS, now, c.tlsNews)
+	cfg := c.cfg.TLS
+	if cfg.ServerName == "" && !strings.HasPrefix(c.Host, "[") {
+		// SNI: the MX host's name (RFC 7672 §8.1). The shared
+		// configuration is copied only for a session that does TLS.
+		cfg = cfg.Clone()
+		cfg.ServerName = c.Host
+	}
+	c.tls = reactor.StartTLSClient(c.cfg.Inbox, c.cfg.TLSWorkers, cfg, now, c.tlsNews)
 }
 
 // tlsNews: the handshake wrote, or ended.

@@ -73,8 +73,10 @@ func (d *dest) start() {
 		return
 	}
 	if d.conn != nil {
-		d.flush()
-		return
+		if d.conn.Idle() {
+			d.flush()
+		}
+		return // a session not yet ready takes its recipients when it is (idled)
 	}
 	if d.e.isDown(d.addr) {
 		d.unreachable()
@@ -120,7 +122,9 @@ func (d *dest) start() {
 	for _, r := range d.waiting {
 		r.tentative()
 	}
-	d.flush()
+	// The recipients wait until the session is ready (idled): those
+	// that arrive during the connect, the greeting, EHLO and TLS join
+	// the same envelope rather than make a second transaction.
 }
 
 // localFailure answers the waiting recipients when this host could not
@@ -324,7 +328,9 @@ func (d *dest) idled(c *Conn) {
 	if d.conn != c {
 		return
 	}
-	d.carried = true
+	if c.began {
+		d.carried = true // not at the first idle: the session is just ready
+	}
 	if len(d.waiting) > 0 {
 		d.flush()
 		return
@@ -365,6 +371,17 @@ func (d *dest) idleExpired(now time.Time) {
 
 // closed: the socket is gone and its slot is free.
 func (d *dest) closed(c *Conn, err error) {
+	if d.conn == c && err != nil && !d.carried && len(d.waiting) > 0 {
+		// The session failed before it carried anything: the recipients
+		// waiting for it to be ready fail with it, as those it held do.
+		rs := d.waiting
+		d.waiting = nil
+		for _, r := range rs {
+			if !r.is(rcptDone) {
+				d.failed(c, r, err)
+			}
+		}
+	}
 	if d.conn == c {
 		d.conn = nil
 	}

@@ -360,3 +360,21 @@ func TestEngineIdleWhileLookups(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineJoinsBeforeReady: recipients whose lookup ends while their
+// host's session is still being set up (connect, greeting, EHLO) join
+// the first transaction instead of making a second one: a domain
+// answered after the grace period, on the host of a domain answered at
+// once, with a 300 ms round trip to that host.
+func TestEngineJoinsBeforeReady(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 3, Domains: 2, Hosts: 1, Users: 2, RTT: 300 * time.Millisecond,
+		DNSDelay: 150 * time.Millisecond, DNSDelayShare: 1, DNSAddr: "127.0.0.1:0"})
+	run := newEngineRun(t, s, nil)
+	rcpts := s.World.Addresses()
+	run.deliver(rcpts, 20*time.Second)
+	run.check(rcpts)
+	rep := s.Report()
+	if rep.Connections != 1 || rep.Transactions != 1 {
+		t.Errorf("%d connections, %d transactions for %d recipients on one host: want one of each", rep.Connections, rep.Transactions, len(rcpts))
+	}
+}

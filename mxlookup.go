@@ -49,10 +49,27 @@ type MailHost struct {
 	Addrs []HostAddr
 	Fail  *Failure // why the host has no address, when it has none
 	// DANE is what DNSSEC says of the host's TLSA records (looked up
-	// only when the MX answer and the host's addresses were secure).
-	DANE    daneState
-	TLSA    []tlspolicy.TLSA // with daneRecords: the records, usable or not
-	TLSAErr string           // with daneFailed: why the lookup failed
+	// only for a domain under DANE whose MX answer was secure); TLSA
+	// holds them, or why their lookup failed. A pointer: at 100,000
+	// recipients most hosts have none, and each byte here is counted
+	// per domain.
+	DANE daneState
+	TLSA *HostTLSA
+}
+
+// HostTLSA is a host's TLSA records, usable or not, or why the lookup
+// failed.
+type HostTLSA struct {
+	Records []tlspolicy.TLSA
+	Err     string
+}
+
+// tlsaRecords is the host's TLSA records (nil without).
+func (h *MailHost) tlsaRecords() []tlspolicy.TLSA {
+	if h.TLSA == nil {
+		return nil
+	}
+	return h.TLSA.Records
 }
 
 // daneState is what a host's TLSA lookup found.
@@ -315,10 +332,10 @@ func (l *mxLookup) askTLSA(now time.Time, i int) {
 		h := &l.hosts[i]
 		h.DANE = daneNone
 		switch {
-		case rep.neg == 0 && rep.set.kind == resolv.KindData && rep.set.secure:
-			h.DANE, h.TLSA = daneRecords, rep.set.tlsa
+		case rep.neg == 0 && rep.set.kind == resolv.KindData && rep.set.secure && rep.set.tlsa != nil:
+			h.DANE, h.TLSA = daneRecords, &HostTLSA{Records: *rep.set.tlsa}
 		case rep.neg == cache.Failure || rep.neg == cache.Timeout:
-			h.DANE, h.TLSAErr = daneFailed, rep.why
+			h.DANE, h.TLSA = daneFailed, &HostTLSA{Err: rep.why}
 		}
 		l.settle(now)
 	})
@@ -465,7 +482,7 @@ func (l *mxLookup) finish(now time.Time, fail *Failure) {
 			l.hosts[i].Fail = nil
 		}
 		if l.hosts[i].DANE == daneAsking {
-			l.hosts[i].DANE, l.hosts[i].TLSAErr = daneFailed, fmt.Sprintf("no TLSA answer within %v", l.r.cfg.Timeout)
+			l.hosts[i].DANE, l.hosts[i].TLSA = daneFailed, &HostTLSA{Err: fmt.Sprintf("no TLSA answer within %v", l.r.cfg.Timeout)}
 		}
 	}
 	res := MXResult{Domain: l.domain, Hosts: l.hosts, Implicit: l.implicit, Fail: fail}

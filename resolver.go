@@ -152,7 +152,7 @@ type rrset struct {
 	chain     uint8       // at most resolv.MaxCNAME+1; small, as one is cached per name
 	// secure: a server trusted to validate (TrustAD) set the AD bit.
 	secure bool
-	tlsa   []tlspolicy.TLSA
+	tlsa   *[]tlspolicy.TLSA // a TLSA answer's records; a pointer, since few answers have any
 }
 
 // Resolver runs DNS lookups inside a reactor loop.

@@ -319,7 +319,10 @@ func (qq *query) answered(now time.Time, ans resolv.Answer, idx int, overTCP boo
 		ans.MX[i].Host = r.intern(ans.MX[i].Host)
 	}
 	rep := reply{set: rrset{kind: ans.Kind, canonical: ans.Canonical, chain: uint8(ans.Chain), mx: ans.MX, addrs: ans.Addrs,
-		tlsa: ans.TLSA, secure: r.cfg.TrustAD && ans.Authenticated}}
+		secure: r.cfg.TrustAD && ans.Authenticated}}
+	if len(ans.TLSA) > 0 {
+		rep.set.tlsa = &ans.TLSA
+	}
 	ttl := ans.TTL
 	switch ans.Kind {
 	case resolv.KindNoData:

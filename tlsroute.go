@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"runtime"
-	"strings"
 	"time"
 
 	"smtpfeed/cache"
@@ -101,11 +100,7 @@ func (e *Engine) connTLS(cfg *ConnConfig, host string, d *dest) error {
 		}
 		t.sealBuf, t.plain = make([]byte, 16<<10), make([]byte, readBufferSize)
 	}
-	c := t.base.Clone()
-	if !strings.HasPrefix(host, "[") {
-		c.ServerName = host // SNI: the MX host's name (RFC 7672 §8.1)
-	}
-	cfg.TLS, cfg.TLSWorkers, cfg.Inbox, cfg.SealBuf, cfg.PlainBuf = c, t.workers, t.inbox, t.sealBuf, t.plain
+	cfg.TLS, cfg.TLSWorkers, cfg.Inbox, cfg.SealBuf, cfg.PlainBuf = t.base, t.workers, t.inbox, t.sealBuf, t.plain
 	return nil
 }
 
@@ -167,16 +162,16 @@ func (e *Engine) admit(c *Conn, r *rcpt) error {
 			}
 			return nil // no DANE here: opportunistic
 		case daneFailed:
-			return fail("TLSA lookup for %s failed: %s", host.Name, host.TLSAErr)
+			return fail("TLSA lookup for %s failed: %s", host.Name, host.TLSA.Err)
 		}
 		if state == nil {
 			return fail("%s", plaintextWhy(c))
 		}
-		if len(tlspolicy.Usable(host.TLSA)) == 0 {
+		if len(tlspolicy.Usable(host.tlsaRecords())) == 0 {
 			return nil // unusable records only: TLS, unauthenticated
 		}
 		if err := c.verified("dane "+host.Name, func() error {
-			return tlspolicy.VerifyDANE(state.PeerCertificates, host.TLSA, []string{host.Name}, e.loop.Now())
+			return tlspolicy.VerifyDANE(state.PeerCertificates, host.tlsaRecords(), []string{host.Name}, e.loop.Now())
 		}); err != nil {
 			return fail("%s: %v", host.Name, err)
 		}
@@ -209,7 +204,7 @@ func travel(c *Conn, r *rcpt) (tlsText, verified string) {
 	case p.Level == tlspolicy.Secure:
 		return tlsText, "secure"
 	case (p.Level == tlspolicy.DANE || p.Level == tlspolicy.DANEOnly) &&
-		r.dom.mx[r.pos].DANE == daneRecords && len(tlspolicy.Usable(r.dom.mx[r.pos].TLSA)) > 0:
+		r.dom.mx[r.pos].DANE == daneRecords && len(tlspolicy.Usable(r.dom.mx[r.pos].tlsaRecords())) > 0:
 		return tlsText, "dane"
 	}
 	return tlsText, "none"
