@@ -28,8 +28,12 @@ type dest struct {
 	inflight []*envelope
 	grace    *reactor.Timer
 	idle     *reactor.Timer
-	pending  *reactor.Timer // the end-of-pass flush
-	queued   bool           // waiting in the pool for a connection slot
+	race     *reactor.Timer // the connect's race delay (raceFired)
+	// raced: the connect outlived the race delay; recipients arriving
+	// while it is still unanswered go on to their next address at once.
+	raced   bool
+	pending *reactor.Timer // the end-of-pass flush
+	queued  bool           // waiting in the pool for a connection slot
 	// downWhy is the reachability cache's reason downText was made from.
 	downWhy, downText string
 }
@@ -105,7 +109,8 @@ func (d *dest) start() {
 		return
 	}
 	e.stats.Connections++
-	d.conn, d.carried = c, false
+	d.conn, d.carried, d.raced = c, false, false
+	d.race = e.loop.AddTimer(e.loop.Now().Add(e.cfg.RaceDelay), d.raceFired)
 	if e.tls.mayNeed {
 		c.SetAdmit(func(tx *smtp.Envelope, i int) error {
 			k := d.envelopeOf(tx)
@@ -225,9 +230,48 @@ func (d *dest) envelopeOf(tx *smtp.Envelope) int {
 	return -1
 }
 
+// raceFired: the connect is still unanswered after the race delay. The
+// recipients waiting on it that have another address to go to go there
+// now, alongside it (paper §3.2's regrouping, started early); those with
+// none keep waiting. The connect goes on: if it fails it is recorded in
+// the reachability cache as before; if it succeeds the host serves what
+// comes to it next.
+func (d *dest) raceFired(now time.Time) {
+	if d.conn == nil || !d.conn.Connecting() {
+		return
+	}
+	d.raced = true
+	d.e.stats.Raced++
+	rs := d.waiting
+	d.waiting = nil
+	for _, r := range rs {
+		if !r.is(rcptDone) && !d.race1(r) {
+			d.waiting = append(d.waiting, r)
+		}
+	}
+}
+
+// race1 sends r on to its next address if it has one, reporting whether
+// it went.
+func (d *dest) race1(r *rcpt) bool {
+	later := false
+	r.later(func(netip.Addr) { later = true })
+	if !later && (r.is(rcptFellBack) || d.e.cfg.Fallback == "") {
+		return false
+	}
+	r.lastErr = fmt.Sprintf("%s[%s]: connect unanswered after %v", d.name, d.addr, d.e.cfg.RaceDelay)
+	r.clear(rcptTLSRefused)
+	r.next()
+	r.route()
+	return true
+}
+
 // opened: the connect succeeded, so its recipients no longer hold the
 // addresses they would fall back to.
 func (d *dest) opened(c *Conn) {
+	if d.race != nil {
+		d.e.loop.StopTimer(d.race)
+	}
 	for _, b := range d.inflight {
 		for _, i := range b.rcpts {
 			b.j.rcpts[i].settle()
@@ -371,6 +415,9 @@ func (d *dest) idleExpired(now time.Time) {
 
 // closed: the socket is gone and its slot is free.
 func (d *dest) closed(c *Conn, err error) {
+	if d.race != nil {
+		d.e.loop.StopTimer(d.race)
+	}
 	if d.conn == c && err != nil && !d.carried && len(d.waiting) > 0 {
 		// The session failed before it carried anything: the recipients
 		// waiting for it to be ready fail with it, as those it held do.
@@ -380,6 +427,15 @@ func (d *dest) closed(c *Conn, err error) {
 			if !r.is(rcptDone) {
 				d.failed(c, r, err)
 			}
+		}
+	}
+	if d.conn == c && err != nil && !d.carried {
+		// Nobody was left to fail with it (the race sent them on): a
+		// connect that failed, or a handshake, is recorded all the same.
+		if errors.Is(err, ErrTLSHandshake) {
+			d.e.markTLSBroken(d, errText(err))
+		} else if _, local := localFault(err); !local && c.Opened.IsZero() {
+			d.e.markDown(d.addr, errText(err))
 		}
 	}
 	if d.conn == c {
@@ -400,7 +456,7 @@ func (d *dest) closed(c *Conn, err error) {
 // address, no timer, no place in the pool's queue.
 func (d *dest) unused() bool {
 	return d.conn == nil && len(d.waiting) == 0 && len(d.inflight) == 0 && !d.queued &&
-		!pending(d.grace) && !pending(d.idle) && !pending(d.pending) &&
+		!pending(d.grace) && !pending(d.idle) && !pending(d.pending) && !pending(d.race) &&
 		!d.e.plan.needed(d.addr) && !d.e.plan.isHeld(d.addr)
 }
 

@@ -378,3 +378,31 @@ func TestEngineJoinsBeforeReady(t *testing.T) {
 		t.Errorf("%d connections, %d transactions for %d recipients on one host: want one of each", rep.Connections, rep.Transactions, len(rcpts))
 	}
 }
+
+// TestEngineRaceDeadMX: a dead first MX costs the race delay, not the
+// connect timeout: after 200 ms without an answer to the connect, the
+// recipients of its 100 domains go to their second MX while the connect
+// goes on; when it times out (2 s) the address is marked down as
+// before, with its one attempt.
+func TestEngineRaceDeadMX(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 3, Domains: 100, Hosts: 6, Users: 1, DeadFirst: 100, DeadHosts: 1})
+	r := newEngineRun(t, s, func(c *Config) {
+		c.ConnectTimeout, c.RaceDelay, c.IdleTime = 2*time.Second, 200*time.Millisecond, 5*time.Second
+	})
+	rcpts := s.World.Addresses()
+	start := time.Now()
+	r.deliver(rcpts, 30*time.Second)
+	took := time.Since(start)
+	r.check(rcpts)
+	st := r.e.Stats()
+	if st.Raced != 1 || st.Unreachable != 0 {
+		t.Errorf("stats %+v: want one raced connect, nothing marked down yet", st)
+	}
+	if took >= 2*time.Second {
+		t.Errorf("delivery took %v: the dead host's connect timeout (2s), not the race delay (200ms)", took)
+	}
+	stepUntil(t, r.e.loop, func() bool { return r.e.Stats().Unreachable == 1 }, 10*time.Second)
+	if st := r.e.Stats(); st.Connections != s.Report().Connections+1 {
+		t.Errorf("stats %+v: want one attempt at the dead host beyond the %d accepted", st, s.Report().Connections)
+	}
+}

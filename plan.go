@@ -160,6 +160,9 @@ func (p *plan) runKicks(time.Time) {
 // add queues a recipient at d. An open connection takes it at once;
 // otherwise plan.wait says when the connection starts.
 func (d *dest) add(r *rcpt) {
+	if d.raced && d.conn != nil && d.conn.Connecting() && d.race1(r) {
+		return // the connect outlived its race delay: on to the next address
+	}
 	d.waiting = append(d.waiting, r)
 	if d.conn != nil && d.conn.Connecting() {
 		r.tentative()

@@ -62,6 +62,7 @@ type benchOpts struct {
 	smtpfeed string
 	seed     uint64
 	connect  time.Duration
+	race     time.Duration
 	dir, out string
 	worlds   string
 	strace   bool
@@ -86,7 +87,7 @@ func runBench(o benchOpts, stdout io.Writer) error {
 		want[strings.TrimSpace(n)] = true
 	}
 	_, straceErr := exec.LookPath("strace")
-	fmt.Fprintf(stdout, "feedbench: smtpfeed %s, logs under %s, dead hosts cost -t connect=%v\n", o.smtpfeed, o.dir, o.connect)
+	fmt.Fprintf(stdout, "feedbench: smtpfeed %s, logs under %s, -t connect=%v -t race=%v: a dead first MX costs %v\n", o.smtpfeed, o.dir, o.connect, o.race, deadCost(o.connect, o.race))
 	var rows []benchRow
 	var failed []string
 	for _, bw := range benchWorlds(o.seed) {
@@ -114,7 +115,7 @@ func runBench(o benchOpts, stdout io.Writer) error {
 		rows = append(rows, row)
 	}
 	var md bytes.Buffer
-	writeTable(&md, rows, o.connect)
+	writeTable(&md, rows, deadCost(o.connect, o.race))
 	stdout.Write(md.Bytes())
 	if err := os.WriteFile(filepath.Join(o.out, "bench.md"), md.Bytes(), 0o644); err != nil {
 		return err
@@ -139,7 +140,7 @@ func mustWorld(cfg sim.Config) *sim.World {
 // a fresh copy of the world, since strace slows the child down.
 func benchOne(bw benchWorld, o benchOpts, trace bool) (benchRow, error) {
 	row := benchRow{name: bw.name}
-	ro := runOpts{smtpfeed: o.smtpfeed, connect: o.connect, dir: o.dir, name: bw.name, limit: o.limit,
+	ro := runOpts{smtpfeed: o.smtpfeed, connect: o.connect, race: o.race, dir: o.dir, name: bw.name, limit: o.limit,
 		extra: append(append([]string(nil), o.extra...), bw.extra...)}
 	s, err := sim.Start(bw.cfg)
 	if err != nil {
@@ -150,8 +151,9 @@ func benchOne(bw benchWorld, o benchOpts, trace bool) (benchRow, error) {
 	if err != nil {
 		return row, err
 	}
-	row.f = measure(s.World, row.r, o.connect)
-	if err := writeChart(filepath.Join(o.out, "bench-"+bw.name+".svg"), bw.name, row.f, o.connect); err != nil {
+	cost := deadCost(o.connect, o.race)
+	row.f = measure(s.World, row.r, cost)
+	if err := writeChart(filepath.Join(o.out, "bench-"+bw.name+".svg"), bw.name, row.f, cost); err != nil {
 		return row, err
 	}
 	if !trace {

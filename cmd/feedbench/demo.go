@@ -39,14 +39,14 @@ func runDemo(cfg sim.Config, o runOpts, out io.Writer) error {
 	w := s.World
 	fmt.Fprintf(out, "feedbench demo: %s", w.Summary())
 	o.name, o.limit = "demo", 2*time.Minute
-	connect := o.connect
+	connect := deadCost(o.connect, o.race)
 	r, err := runFeed(s, o)
 	if err != nil {
 		return err
 	}
 	f := measure(w, r, connect)
 	fmt.Fprintf(out, "smtpfeed %s\n", strings.Join(r.args, " "))
-	fmt.Fprintf(out, "  -t connect=%v: each dead host costs %v before the next MX is tried\n", connect, connect)
+	fmt.Fprintf(out, "  -t connect=%v -t race=%v: each dead first MX costs %v before the next MX is tried alongside\n", o.connect, o.race, connect)
 	fmt.Fprintf(out, "  log (stderr): %s\n", r.logPath)
 	fmt.Fprintf(out, "  exit: %s after %v wall, %.2fs CPU (user+sys), peak RSS %.1f MiB\n",
 		exitText(r), r.wall.Round(time.Millisecond), r.cpu.Seconds(), float64(r.maxRSS)/1024)
@@ -109,7 +109,7 @@ func printFigures(out io.Writer, w *sim.World, r *run, f *figures) {
 	fmt.Fprintf(out, "deliveries: first %v, last %v; world bound %v (last/bound %.2fx)\n",
 		ms(f.first), ms(f.last), f.bound, ratio(f.last, f.bound))
 	fmt.Fprintf(out, "  without dead-first domains: last %v, bound %v (%.2fx); with the dead host's %v: bound %v (%.2fx)\n",
-		ms(f.lastAlive), f.aliveBound, ratio(f.lastAlive, f.aliveBound), r.opts.connect, f.deadBound, ratio(f.last, f.deadBound))
+		ms(f.lastAlive), f.aliveBound, ratio(f.lastAlive, f.aliveBound), deadCost(r.opts.connect, r.opts.race), f.deadBound, ratio(f.last, f.deadBound))
 	if rc := f.slowest; rc != nil && f.lastAlive > 2*f.aliveBound {
 		fmt.Fprintf(out, "  slowest of those: %s (%s) via %s at %v\n", rc.Addr, rc.Domain.Kind, rc.Host, ms(f.lastAlive))
 	}

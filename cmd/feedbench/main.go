@@ -15,7 +15,8 @@ func main() {
 	bench := flag.Bool("bench", false, "run the benchmark worlds; table to stdout and out/bench.md, charts to out/")
 	smtpfeed := flag.String("smtpfeed", "bin/smtpfeed", "the smtpfeed binary to run")
 	seed := flag.Uint64("seed", 1, "the worlds' seed")
-	connect := flag.Duration("connect", 2*time.Second, "smtpfeed's connect timeout (-t connect=): what a dead host costs")
+	connect := flag.Duration("connect", 5*time.Second, "smtpfeed's connect timeout (-t connect=)")
+	race := flag.Duration("race", 1500*time.Millisecond, "smtpfeed's race delay (-t race=): with -connect, what a dead first MX costs")
 	outDir := flag.String("out", "out", "where -bench writes bench.md and the charts")
 	worlds := flag.String("worlds", "paper,10k,10k-barrier,100k,10k-tls", "with -bench: the worlds to run, comma-separated (paper, 10k, 10k-barrier, 100k, 10k-tls)")
 	extra := flag.String("args", "", "more smtpfeed flags, space-separated (e.g. \"-n 300\"); -nameserver and -port are always the world's")
@@ -37,10 +38,10 @@ func main() {
 		os.Exit(1)
 	}
 	if *bench {
-		err = runBench(benchOpts{smtpfeed: *smtpfeed, seed: *seed, connect: *connect, dir: dir,
+		err = runBench(benchOpts{smtpfeed: *smtpfeed, seed: *seed, connect: *connect, race: *race, dir: dir,
 			out: *outDir, extra: strings.Fields(*extra), limit: *limit, worlds: *worlds, strace: !*noStrace}, os.Stdout)
 	} else {
-		err = runDemo(demoConfig(*seed), runOpts{smtpfeed: *smtpfeed, connect: *connect, dir: dir, extra: strings.Fields(*extra)}, os.Stdout)
+		err = runDemo(demoConfig(*seed), runOpts{smtpfeed: *smtpfeed, connect: *connect, race: *race, dir: dir, extra: strings.Fields(*extra)}, os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "feedbench:", err)

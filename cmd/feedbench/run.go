@@ -20,7 +20,8 @@ import (
 // runOpts says how to run smtpfeed against one world.
 type runOpts struct {
 	smtpfeed string        // path of the smtpfeed binary
-	connect  time.Duration // -t connect=: what a dead host costs
+	connect  time.Duration // -t connect=
+	race     time.Duration // -t race=: with connect, what a dead first MX costs (deadCost)
 	dns      time.Duration // -t dns=, 0 for smtpfeed's default
 	dir      string        // where the log (and strace output) go
 	name     string        // the world's name, for file names
@@ -76,6 +77,9 @@ func smtpfeedArgs(s *sim.Sim, o runOpts) []string {
 		"-allow-local", "127.0.0.0/8"} // the world's hosts are on loopback
 	if o.dns > 0 {
 		args = append(args, "-t", "dns="+o.dns.String())
+	}
+	if o.race > 0 {
+		args = append(args, "-t", "race="+o.race.String())
 	}
 	return append(args, o.extra...)
 }
@@ -304,4 +308,14 @@ func loggedDone(path string) (doneLine, bool) {
 		d.loopCPU, _ = time.ParseDuration(m[5])
 	}
 	return d, true
+}
+
+// deadCost is what a dead first MX costs a recipient: the race delay,
+// after which its next MX is tried alongside, or the connect timeout if
+// that is shorter.
+func deadCost(connect, race time.Duration) time.Duration {
+	if race > 0 && race < connect {
+		return race
+	}
+	return connect
 }
