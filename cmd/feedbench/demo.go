@@ -52,6 +52,7 @@ func runDemo(cfg sim.Config, o runOpts, out io.Writer) error {
 		exitText(r), r.wall.Round(time.Millisecond), r.cpu.Seconds(), float64(r.maxRSS)/1024)
 	printFigures(out, w, r, f)
 	printTLS(out, r)
+	fmt.Fprintf(out, "timeline: %s\n", r.report.TimelineText())
 	if !f.ok() || r.exitErr != nil || len(r.oddities) > 0 {
 		return errors.New("smtpfeed's answers do not match the world (see above and the log)")
 	}

@@ -108,6 +108,12 @@ func (s *dnsServer) handle(q *dns.Msg, transport string, send func([]byte)) {
 	if len(q.Question) > 0 {
 		s.stats.dnsQuery(canon(q.Question[0].Name), dns.Type(q.Question[0].Qtype).String(), transport)
 	}
+	s.stats.mark(PhaseQuery, time.Now())
+	sendMarked := send
+	send = func(b []byte) {
+		sendMarked(b)
+		s.stats.mark(PhaseAnswer, time.Now())
+	}
 	r, d := s.answer(q)
 	delay := s.hostDelay
 	if d != nil {

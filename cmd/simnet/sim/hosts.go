@@ -194,6 +194,7 @@ func (s *hosts) accept(l net.Listener, h *Host) {
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		id := s.stats.conn(h.Name)
+		s.stats.mark(PhaseConnect, at)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -40,8 +40,31 @@ type Duplicate struct {
 	Count int    `json:"count"`
 }
 
+// Phase is one step of every delivery, as the world saw it happen:
+// when it first and last happened, since the origin.
+type Phase struct {
+	Name  string        `json:"name"`
+	Count int           `json:"count"`
+	First time.Duration `json:"first_ns"`
+	Last  time.Duration `json:"last_ns"`
+}
+
+// The phases of the timeline, in the order a delivery goes through them.
+const (
+	PhaseQuery    = "query"    // a DNS query arrived
+	PhaseAnswer   = "answer"   // a DNS answer left (after its delay)
+	PhaseConnect  = "connect"  // an SMTP connection was accepted
+	PhaseGreeting = "greeting" // its 220 greeting left
+	PhaseDot      = "dot"      // the 250 to a final dot left
+)
+
+var phaseOrder = []string{PhaseQuery, PhaseAnswer, PhaseConnect, PhaseGreeting, PhaseDot}
+
 // Report is a snapshot of what the world has seen.
 type Report struct {
+	// Timeline is each phase's first and last moment: where the time
+	// to the last delivery goes.
+	Timeline           []Phase        `json:"timeline"`
 	Elapsed            time.Duration  `json:"elapsed_ns"`
 	Connections        int            `json:"connections"`
 	ConnectionsPerHost map[string]int `json:"connections_per_host"`
@@ -126,15 +149,40 @@ type stats struct {
 	deliveries []delivery
 	dns        map[dnsKey]int
 	dropped    int
+	phases     map[string]*phaseSeen
+}
+
+type phaseSeen struct {
+	n           int
+	first, last time.Time
+}
+
+// mark records that phase happened at t.
+func (s *stats) mark(phase string, t time.Time) {
+	s.mu.Lock()
+	p := s.phases[phase]
+	if p == nil {
+		p = &phaseSeen{first: t}
+		s.phases[phase] = p
+	}
+	p.n++
+	if t.Before(p.first) {
+		p.first = t
+	}
+	if t.After(p.last) {
+		p.last = t
+	}
+	s.mu.Unlock()
 }
 
 func newStats() *stats {
-	return &stats{origin: time.Now(), conns: map[string]int{}, hist: map[int]int{}, dns: map[dnsKey]int{}}
+	return &stats{origin: time.Now(), conns: map[string]int{}, hist: map[int]int{}, dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
 }
 
 func (s *stats) markStart() {
 	s.mu.Lock()
 	s.origin = time.Now()
+	s.phases = map[string]*phaseSeen{} // the timeline starts again too
 	s.mu.Unlock()
 }
 
@@ -166,6 +214,13 @@ func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, has
 	defer s.mu.Unlock()
 	s.txns++
 	s.hist[len(rcpts)]++
+	p := s.phases[PhaseDot]
+	if p == nil {
+		p = &phaseSeen{first: at}
+		s.phases[PhaseDot] = p
+	}
+	p.n++
+	p.first, p.last = minTime(p.first, at), maxTime(p.last, at)
 	for _, r := range rcpts {
 		s.deliveries = append(s.deliveries, delivery{Delivery{Rcpt: r, From: from, Host: host, Conn: conn, Txn: txn, Hash: hash, TLS: tlsVersion}, at})
 	}
@@ -190,6 +245,13 @@ func (s *stats) report(w *World) Report {
 	}
 	for h, n := range s.conns {
 		r.ConnectionsPerHost[h] = n
+	}
+	for _, name := range phaseOrder {
+		ph := Phase{Name: name}
+		if p := s.phases[name]; p != nil {
+			ph.Count, ph.First, ph.Last = p.n, p.first.Sub(s.origin), p.last.Sub(s.origin)
+		}
+		r.Timeline = append(r.Timeline, ph)
 	}
 	for k, n := range s.hist {
 		r.RcptsPerTransaction[k] = n
@@ -232,4 +294,32 @@ func (s *stats) report(w *World) Report {
 		r.Ratio = float64(r.LastDelivery) / float64(r.Bound)
 	}
 	return r
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// TimelineText is the timeline on one line: each phase's first and
+// last moment.
+func (r *Report) TimelineText() string {
+	var parts []string
+	for _, p := range r.Timeline {
+		if p.Count == 0 {
+			parts = append(parts, p.Name+" -")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %v-%v", p.Name, p.First.Round(time.Millisecond), p.Last.Round(time.Millisecond)))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -5,7 +5,9 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -107,5 +109,37 @@ func TestReportCounts(t *testing.T) {
 	}
 	if back.Transactions != r.Transactions || len(back.Deliveries) != len(r.Deliveries) {
 		t.Errorf("JSON round trip: got %d transactions %d deliveries, want %d %d", back.Transactions, len(back.Deliveries), r.Transactions, len(r.Deliveries))
+	}
+}
+
+// TestTimeline: every phase of a delivery is seen, in order: queries
+// before answers before connects before greetings before dots.
+func TestTimeline(t *testing.T) {
+	s := startSim(t, Config{Seed: 1, Domains: 3, Hosts: 2, Users: 1, DNSAddr: "127.0.0.1:0"})
+	d := s.World.Domains[0]
+	mustQuery(t, s, d.Name, dns.TypeMX, "udp")
+	c := dial(t, s, d.MX[0].Host)
+	c.expect("220 ")
+	c.send("EHLO test.client")
+	c.expect("250 ")
+	c.send("MAIL FROM:<a@b.test>", "RCPT TO:<user1@"+d.Name+">", "DATA")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send("Subject: t", "", "body", ".")
+	c.expect("250 ")
+	rep := s.Report()
+	if len(rep.Timeline) != len(phaseOrder) {
+		t.Fatalf("timeline %+v, want %d phases", rep.Timeline, len(phaseOrder))
+	}
+	var prev time.Duration
+	for i, p := range rep.Timeline {
+		if p.Name != phaseOrder[i] || p.Count == 0 || p.First > p.Last || p.First < prev {
+			t.Errorf("phase %d: %+v (previous phase began at %v)", i, p, prev)
+		}
+		prev = p.First
+	}
+	if !strings.Contains(rep.TimelineText(), "greeting ") {
+		t.Errorf("TimelineText %q", rep.TimelineText())
 	}
 }

@@ -94,6 +94,7 @@ func (ss *session) run(accepted time.Time) {
 	if !ss.flush(accepted) {
 		return
 	}
+	ss.srv.stats.mark(PhaseGreeting, time.Now())
 	var partial []byte
 	in := (<-chan chunk)(chunks)
 	for {
