@@ -13,6 +13,9 @@ import (
 // its own goroutine. Only the first Post after the loop has emptied the
 // queue writes to the pipe, so a burst of posts costs one wakeup.
 type Inbox struct {
+	// mu guards the queue between the posting goroutines (the TLS
+	// handshake workers, the design's one planned exception to a
+	// single goroutine) and the loop; nothing else in here is shared.
 	mu     sync.Mutex
 	queue  []func(now time.Time)
 	woken  bool // a byte is in the pipe, or about to be

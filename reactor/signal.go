@@ -13,8 +13,9 @@ import (
 // signalBridge carries signals into the loop through a self-pipe: the Go
 // runtime delivers signals on a channel, and the loop only polls
 // descriptors, so one goroutine writes each signal's number into a pipe
-// whose read end the loop watches. It is the only goroutine besides the
-// loop's, and it touches nothing but the pipe's write end.
+// whose read end the loop watches. With the TLS handshake workers
+// (tls.go) it is one of the two kinds of goroutine besides the loop's,
+// and it touches nothing but the pipe's write end.
 type signalBridge struct {
 	ch     chan os.Signal
 	rfd    int
@@ -47,7 +48,7 @@ func (l *Loop) Notify(h func(now time.Time, sig os.Signal), sigs ...os.Signal) e
 	}
 	l.signals = b
 	signal.Notify(b.ch, sigs...)
-	go b.forward() // the one goroutine besides the loop's: the signal bridge (see signalBridge)
+	go b.forward() // a goroutine besides the loop's: the signal bridge (see signalBridge)
 	return nil
 }
 

@@ -73,7 +73,11 @@ func (w *TLSWorkers) start(s *TLSClient) {
 	}
 	w.running++
 	s.started = true
-	go s.handshake() // a handshake worker (see TLSClient), ended by the handshake's end or Close
+	// A goroutine besides the loop's, the design's planned exception:
+	// one TLS handshake's crypto, bounded by w.busy and MaxHandshakes,
+	// touching only its session's transport, ended by the handshake's
+	// end or Close (see TLSClient).
+	go s.handshake()
 }
 
 // ended frees s's place and starts the next session waiting. On the loop.
@@ -223,6 +227,9 @@ func (s *TLSClient) Close() {
 // with nothing buffered waits (on the worker); afterwards it fails with
 // the temporary wouldBlock, since the loop calls it.
 type memTransport struct {
+	// mu guards every field below between the handshake worker and the
+	// loop: the one place a session's state is shared, and only until
+	// the handshake ends (afterwards only the loop touches it).
 	mu          sync.Mutex
 	in          []byte
 	out         []byte
