@@ -112,19 +112,33 @@ type Conn struct {
 	tls    *reactor.TLSClient
 	secure bool
 	plain  []byte // opened records land here; shared (PlainBuf) when given
-	// checks memoises certificate checks by what was checked ("dane
-	// mx.example.com"): every recipient of a host shares one.
-	checks map[string]error
+	// tlsText is the session's TLS for the log, once secure.
+	tlsText string
+	// checks memoises certificate checks by what was checked: every
+	// recipient of a host shares one.
+	checks map[certCheck]error
 	began  bool // a transaction has begun
 }
 
+// certCheck is one check of a session's certificate: of which kind, for
+// which MX host name.
+type certCheck struct {
+	kind uint8 // checkDANE, checkPKIX
+	host string
+}
+
+const (
+	checkDANE uint8 = iota
+	checkPKIX
+)
+
 // verified runs check once per key on this connection.
-func (c *Conn) verified(key string, check func() error) error {
+func (c *Conn) verified(key certCheck, check func() error) error {
 	if err, ok := c.checks[key]; ok {
 		return err
 	}
 	if c.checks == nil {
-		c.checks = make(map[string]error)
+		c.checks = make(map[certCheck]error)
 	}
 	err := check()
 	c.checks[key] = err
@@ -307,6 +321,7 @@ func (c *Conn) tlsNews(now time.Time) {
 			c.m.Lost(fmt.Errorf("%w: %v", ErrTLSHandshake, err))
 		case done:
 			c.secure = true
+			c.tlsText = sessionText(c.tls.State())
 			c.plain = c.cfg.PlainBuf
 			if c.plain == nil {
 				c.plain = make([]byte, readBufferSize)

@@ -57,19 +57,13 @@ type MailHost struct {
 	TLSA *HostTLSA
 }
 
-// HostTLSA is a host's TLSA records, usable or not, or why the lookup
-// failed.
+// HostTLSA is a host's TLSA records, usable or not, and whether any is
+// (said once here rather than worked out per recipient); or why the
+// lookup failed.
 type HostTLSA struct {
 	Records []tlspolicy.TLSA
+	Usable  bool
 	Err     string
-}
-
-// tlsaRecords is the host's TLSA records (nil without).
-func (h *MailHost) tlsaRecords() []tlspolicy.TLSA {
-	if h.TLSA == nil {
-		return nil
-	}
-	return h.TLSA.Records
 }
 
 // daneState is what a host's TLSA lookup found.
@@ -333,7 +327,8 @@ func (l *mxLookup) askTLSA(now time.Time, i int) {
 		h.DANE = daneNone
 		switch {
 		case rep.neg == 0 && rep.set.kind == resolv.KindData && rep.set.secure && rep.set.tlsa != nil:
-			h.DANE, h.TLSA = daneRecords, &HostTLSA{Records: *rep.set.tlsa}
+			recs := *rep.set.tlsa
+			h.DANE, h.TLSA = daneRecords, &HostTLSA{Records: recs, Usable: len(tlspolicy.Usable(recs)) > 0}
 		case rep.neg == cache.Failure || rep.neg == cache.Timeout:
 			h.DANE, h.TLSA = daneFailed, &HostTLSA{Err: rep.why}
 		}

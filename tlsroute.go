@@ -149,7 +149,7 @@ func (e *Engine) admit(c *Conn, r *rcpt) error {
 		if state == nil {
 			return fail("%s", plaintextWhy(c))
 		}
-		if err := c.verified("pkix "+host.Name, func() error {
+		if err := c.verified(certCheck{checkPKIX, host.Name}, func() error {
 			return tlspolicy.VerifyPKIX(state.PeerCertificates, host.Name, e.cfg.TLS.Roots, e.loop.Now())
 		}); err != nil {
 			return fail("certificate of %s: %v", host.Name, err)
@@ -167,11 +167,11 @@ func (e *Engine) admit(c *Conn, r *rcpt) error {
 		if state == nil {
 			return fail("%s", plaintextWhy(c))
 		}
-		if len(tlspolicy.Usable(host.tlsaRecords())) == 0 {
+		if !host.TLSA.Usable {
 			return nil // unusable records only: TLS, unauthenticated
 		}
-		if err := c.verified("dane "+host.Name, func() error {
-			return tlspolicy.VerifyDANE(state.PeerCertificates, host.tlsaRecords(), []string{host.Name}, e.loop.Now())
+		if err := c.verified(certCheck{checkDANE, host.Name}, func() error {
+			return tlspolicy.VerifyDANE(state.PeerCertificates, host.TLSA.Records, []string{host.Name}, e.loop.Now())
 		}); err != nil {
 			return fail("%s: %v", host.Name, err)
 		}
@@ -194,20 +194,24 @@ func plaintextWhy(c *Conn) string {
 // "TLSv1.3/TLS_AES_128_GCM_SHA256" and dane, secure or none; or
 // plaintext.
 func travel(c *Conn, r *rcpt) (tlsText, verified string) {
-	state := c.TLS()
-	if state == nil {
+	if !c.secure {
 		return "none", "plaintext"
 	}
-	tlsText = versionName(state.Version) + "/" + tls.CipherSuiteName(state.CipherSuite)
-	p := r.dom.tls
+	p, host := r.dom.tls, &r.dom.mx[r.pos]
 	switch {
 	case p.Level == tlspolicy.Secure:
-		return tlsText, "secure"
-	case (p.Level == tlspolicy.DANE || p.Level == tlspolicy.DANEOnly) &&
-		r.dom.mx[r.pos].DANE == daneRecords && len(tlspolicy.Usable(r.dom.mx[r.pos].tlsaRecords())) > 0:
-		return tlsText, "dane"
+		return c.tlsText, "secure"
+	case (p.Level == tlspolicy.DANE || p.Level == tlspolicy.DANEOnly) && host.DANE == daneRecords && host.TLSA.Usable:
+		return c.tlsText, "dane"
 	}
-	return tlsText, "none"
+	return c.tlsText, "none"
+}
+
+// sessionText names a session's TLS as the log says it:
+// "TLSv1.3/TLS_AES_128_GCM_SHA256". Made once per session, not per
+// recipient.
+func sessionText(st *tls.ConnectionState) string {
+	return versionName(st.Version) + "/" + tls.CipherSuiteName(st.CipherSuite)
 }
 
 // versionName names a TLS version as Postfix and OpenSSL log it.
