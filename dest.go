@@ -92,7 +92,7 @@ func (d *dest) start() {
 	e := d.e
 	cfg := ConnConfig{SMTP: e.cfg.SMTP, ConnectTimeout: e.cfg.ConnectTimeout, Lifetime: e.cfg.ConnLifetime,
 		Source: e.cfg.Source, ReadBuf: e.readBuf}
-	err := e.connTLS(&cfg, d.name, d)
+	err := e.connTLS(&cfg, d)
 	var c *Conn
 	if err == nil {
 		c, err = DialSMTP(e.loop, d.name, netip.AddrPortFrom(d.addr, e.cfg.Port), cfg,
@@ -296,7 +296,6 @@ func (d *dest) began(c *Conn, n int) {
 		return
 	}
 	s.TLS++
-	s.Handshakes++
 	took, cpu := c.Handshake()
 	s.HandshakeTime += took
 	s.HandshakeCPU += cpu

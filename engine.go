@@ -161,9 +161,8 @@ type EngineStats struct {
 	// began inside TLS, or without it; TLSBroken the handshakes that
 	// failed (the host then got plaintext).
 	TLS, Plaintext, TLSBroken int
-	// Handshakes is how many succeeded; HandshakeCPU the worker time
-	// they took, HandshakeTime their wall time (round trips included).
-	Handshakes                  int
+	// HandshakeCPU is the worker time the TLS connections' handshakes
+	// took, HandshakeTime their wall time (round trips included).
 	HandshakeCPU, HandshakeTime time.Duration
 }
 

@@ -69,7 +69,7 @@ func TestEngineSTARTTLS(t *testing.T) {
 		}
 	}
 	st := run.e.Stats()
-	if st.TLS == 0 || st.Plaintext == 0 || st.TLSBroken == 0 || st.Handshakes != st.TLS {
+	if st.TLS == 0 || st.Plaintext == 0 || st.TLSBroken == 0 {
 		t.Errorf("stats %+v: want TLS, plaintext and broken connections counted", st)
 	}
 	if st.HandshakeCPU <= 0 || st.HandshakeTime <= 0 {

@@ -72,7 +72,7 @@ func (e *Engine) policyFor(domain string) *tlspolicy.Policy {
 // connTLS fills in the TLS half of a connection's configuration: none
 // when nothing could want TLS, or while the host is remembered as
 // failing its handshakes.
-func (e *Engine) connTLS(cfg *ConnConfig, host string, d *dest) error {
+func (e *Engine) connTLS(cfg *ConnConfig, d *dest) error {
 	t := e.tls
 	if !t.mayNeed {
 		return nil

@@ -136,7 +136,7 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 	loopCPU, _ := reactor.ThreadCPU()
 	st := e.Stats()
 	logger.Printf("smtpfeed: done, peak RSS %.1f MiB, loop busy %v, longest pass %v, tls handshakes %d, handshake worker time %v, loop cpu %v",
-		float64(peakRSS())/1024, busy.Round(time.Microsecond), longest.Round(time.Microsecond), st.Handshakes, st.HandshakeCPU.Round(time.Microsecond), loopCPU.Round(time.Microsecond))
+		float64(peakRSS())/1024, busy.Round(time.Microsecond), longest.Round(time.Microsecond), st.TLS, st.HandshakeCPU.Round(time.Microsecond), loopCPU.Round(time.Microsecond))
 	return exitOK
 }
 

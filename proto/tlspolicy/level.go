@@ -51,6 +51,3 @@ func ParseLevel(s string) (Level, error) {
 	}
 	return 0, fmt.Errorf("unknown TLS security level %q (known: %s)", s, strings.Join(levelNames[:], ", "))
 }
-
-// NeedsTLS reports a level that never accepts plaintext.
-func (l Level) NeedsTLS() bool { return l >= Encrypt && l != DANE }

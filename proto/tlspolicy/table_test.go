@@ -84,9 +84,4 @@ func TestParseLevel(t *testing.T) {
 	if _, err := ParseLevel("fingerprint"); err == nil {
 		t.Error("ParseLevel(fingerprint) took it")
 	}
-	for l, want := range map[Level]bool{None: false, May: false, Encrypt: true, DANE: false, DANEOnly: true, Secure: true} {
-		if l.NeedsTLS() != want {
-			t.Errorf("%v.NeedsTLS() = %v", l, !want)
-		}
-	}
 }

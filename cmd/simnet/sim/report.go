@@ -160,9 +160,14 @@ type phaseSeen struct {
 // mark records that phase happened at t.
 func (s *stats) mark(phase string, t time.Time) {
 	s.mu.Lock()
+	s.markLocked(phase, t)
+	s.mu.Unlock()
+}
+
+func (s *stats) markLocked(phase string, t time.Time) {
 	p := s.phases[phase]
 	if p == nil {
-		p = &phaseSeen{first: t}
+		p = &phaseSeen{first: t, last: t}
 		s.phases[phase] = p
 	}
 	p.n++
@@ -172,7 +177,6 @@ func (s *stats) mark(phase string, t time.Time) {
 	if t.After(p.last) {
 		p.last = t
 	}
-	s.mu.Unlock()
 }
 
 func newStats() *stats {
@@ -214,13 +218,7 @@ func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, has
 	defer s.mu.Unlock()
 	s.txns++
 	s.hist[len(rcpts)]++
-	p := s.phases[PhaseDot]
-	if p == nil {
-		p = &phaseSeen{first: at}
-		s.phases[PhaseDot] = p
-	}
-	p.n++
-	p.first, p.last = minTime(p.first, at), maxTime(p.last, at)
+	s.markLocked(PhaseDot, at)
 	for _, r := range rcpts {
 		s.deliveries = append(s.deliveries, delivery{Delivery{Rcpt: r, From: from, Host: host, Conn: conn, Txn: txn, Hash: hash, TLS: tlsVersion}, at})
 	}
@@ -294,20 +292,6 @@ func (s *stats) report(w *World) Report {
 		r.Ratio = float64(r.LastDelivery) / float64(r.Bound)
 	}
 	return r
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // TimelineText is the timeline on one line: each phase's first and
