@@ -259,8 +259,7 @@ func (d *dest) race1(r *rcpt) bool {
 	if !later && (r.is(rcptFellBack) || d.e.cfg.Fallback == "") {
 		return false
 	}
-	r.lastErr = fmt.Sprintf("%s[%s]: connect unanswered after %v", d.name, d.addr, d.e.cfg.RaceDelay)
-	r.clear(rcptTLSRefused)
+	r.hostFailed(fmt.Sprintf("%s[%s]: connect unanswered after %v", d.name, d.addr, d.e.cfg.RaceDelay))
 	r.next()
 	r.route()
 	return true

@@ -294,8 +294,7 @@ func (r *rcpt) route() {
 			d.add(r)
 			return
 		}
-		r.lastErr = d.downReason()
-		r.clear(rcptTLSRefused)
+		r.hostFailed(d.downReason())
 		r.next()
 	}
 	if !r.is(rcptFellBack) && e.cfg.Fallback != "" {
@@ -305,7 +304,7 @@ func (r *rcpt) route() {
 				return
 			}
 			if fb.Fail != nil {
-				r.lastErr = "fallback " + e.cfg.Fallback + ": " + fb.Fail.Text
+				r.hostFailed("fallback " + e.cfg.Fallback + ": " + fb.Fail.Text)
 				r.route()
 				return
 			}
@@ -314,11 +313,7 @@ func (r *rcpt) route() {
 		})
 		return
 	}
-	if r.is(rcptTLSRefused) {
-		r.finish(outcomeTLSRefused(r.dom.name, r.lastErr))
-		return
-	}
-	r.finish(outcomeUnreachable(r.dom.name, r.lastErr))
+	r.finish(r.noHostLeft())
 }
 
 // withFallback runs f with the fallback MX's hosts, looking them up once.
@@ -353,8 +348,7 @@ func (d *dest) unreachable() {
 		if r.is(rcptDone) {
 			continue
 		}
-		r.lastErr = why
-		r.clear(rcptTLSRefused)
+		r.hostFailed(why)
 		r.next()
 		r.route()
 	}
@@ -371,13 +365,12 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 	if errors.As(err, &policy) {
 		// Not the host's fault, and the connection goes on for others:
 		// the recipient alone moves on to a host that may meet its policy.
-		r.lastErr = fmt.Sprintf("%s: %v", relayName(d.name, c), err)
-		r.set(rcptTLSRefused)
+		r.policyRefused(fmt.Sprintf("%s: %v", relayName(d.name, c), err))
 		r.next()
 		r.route()
 		return
 	}
-	r.clear(rcptTLSRefused)
+	r.hostFailed(fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err)))
 	if errors.Is(err, ErrTLSHandshake) {
 		// Retried once in plaintext on a new connection; the host gets
 		// plaintext for a while (Postfix's level may does the same).
@@ -385,7 +378,6 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 			d.conn = nil
 			d.e.markTLSBroken(d, errText(err))
 		}
-		r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
 		if !r.j.expired {
 			d.add(r)
 			return
@@ -398,7 +390,6 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 			d.e.markDown(d.addr, errText(err))
 		}
 	}
-	r.lastErr = fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err))
 	if r.j.expired {
 		r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
 		return

@@ -62,6 +62,29 @@ func (r *rcpt) hosts() []MailHost {
 	return r.dom.mx
 }
 
+// hostFailed records why the host tried last failed the recipient, for
+// the answer it gets if no host is left.
+func (r *rcpt) hostFailed(why string) {
+	r.lastErr = why
+	r.clear(rcptTLSRefused)
+}
+
+// policyRefused records that the host tried last did not meet the
+// recipient's TLS policy: 451 4.7.5 if no host is left.
+func (r *rcpt) policyRefused(why string) {
+	r.lastErr = why
+	r.set(rcptTLSRefused)
+}
+
+// noHostLeft is the answer when every host has failed the recipient:
+// its last host's reason decides which.
+func (r *rcpt) noHostLeft() Outcome {
+	if r.is(rcptTLSRefused) {
+		return outcomeTLSRefused(r.dom.name, r.lastErr)
+	}
+	return outcomeUnreachable(r.dom.name, r.lastErr)
+}
+
 // finish gives the recipient its one answer.
 func (r *rcpt) finish(o Outcome) {
 	if r.is(rcptDone) {
