@@ -51,6 +51,18 @@ func newPolicyRun(t *testing.T, records []string, servfail []string, tlsCfg *tls
 	return &policyRun{zoneRun: &zoneRun{e: e, be: be, answers: map[int][]Outcome{}}}
 }
 
+// twoNames are the records of one server address under two MX names:
+// mx.shared.test, whose TLSA record names cert's key, and
+// mx.other.test, whose record names nothing.
+func twoNames(cert *tls.Certificate) []string {
+	return []string{
+		"mx.shared.test. 300 IN A 127.0.0.1",
+		"mx.other.test. 300 IN A 127.0.0.1",
+		"_25._tcp.mx.shared.test. 300 IN TLSA 3 1 1 " + spkiHash(cert),
+		"_25._tcp.mx.other.test. 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32),
+	}
+}
+
 // spkiHash is the hex SHA-256 of a certificate's key: a 3 1 1 TLSA.
 func spkiHash(c *tls.Certificate) string {
 	sum := sha256.Sum256(c.Leaf.RawSubjectPublicKeyInfo)
@@ -66,24 +78,17 @@ func spkiHash(c *tls.Certificate) string {
 // has a TLSA record the certificate does not match, and the secure one
 // whose MX is not among its names, are deferred 4.7.5 and never sent.
 func TestEngineTLSPiggyback(t *testing.T) {
-	cert, err := sim.SelfSigned("mx.shared.test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := serverCert(t, "mx.shared.test")
 	roots := x509.NewCertPool()
 	roots.AddCert(cert.Leaf)
-	records := []string{
+	records := append(twoNames(&cert),
 		"dane.test. 300 IN MX 10 mx.shared.test.",
 		"may.test. 300 IN MX 10 mx.shared.test.",
 		"encrypt.test. 300 IN MX 10 mx.shared.test.",
 		"secure.test. 300 IN MX 10 mx.shared.test.",
 		"wrongmx.test. 300 IN MX 10 mx.shared.test.",
 		"strict.test. 300 IN MX 10 mx.other.test.",
-		"mx.shared.test. 300 IN A 127.0.0.1",
-		"mx.other.test. 300 IN A 127.0.0.1",
-		"_25._tcp.mx.shared.test. 300 IN TLSA 3 1 1 " + spkiHash(&cert),
-		"_25._tcp.mx.other.test. 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32),
-	}
+	)
 	policies := `
 dane.test     dane
 strict.test   dane
@@ -164,14 +169,10 @@ func TestEngineTLSRequiredWithoutTLS(t *testing.T) {
 // verified by the second name's records.
 func TestEngineTLSFallbackKeepsPolicy(t *testing.T) {
 	cert := serverCert(t, "mx.shared.test")
-	records := []string{
+	records := append(twoNames(&cert),
 		"fallback.test. 300 IN MX 10 mx.other.test.",
 		"fallback.test. 300 IN MX 20 mx.shared.test.",
-		"mx.shared.test. 300 IN A 127.0.0.1",
-		"mx.other.test. 300 IN A 127.0.0.1",
-		"_25._tcp.mx.shared.test. 300 IN TLSA 3 1 1 " + spkiHash(&cert),
-		"_25._tcp.mx.other.test. 300 IN TLSA 3 1 1 " + strings.Repeat("ab", 32),
-	}
+	)
 	run := newPolicyRun(t, records, nil, &tls.Config{Certificates: []tls.Certificate{cert}}, "fallback.test dane\n", nil)
 	got := run.deliver(t, "a@fallback.test", "b@fallback.test")
 	for _, o := range got {

@@ -2,37 +2,28 @@ package reactor
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/netip"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"smtpfeed/cmd/simnet/sim"
 )
 
-// testServerTLS is a self-signed server configuration.
+// testServerTLS is a self-signed server configuration (simnet's
+// certificates, made the same way).
 func testServerTLS(t testing.TB) *tls.Config {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := sim.SelfSigned("tls.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tls.test"}, DNSNames: []string{"tls.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+	return &tls.Config{Certificates: []tls.Certificate{c}}
 }
 
 // echoTLSServer accepts TLS connections and echoes what each sends,
@@ -283,7 +274,10 @@ func TestInbox(t *testing.T) {
 		t.Errorf("%d passes for %d posts: wakeups not coalesced", passes, senders*each)
 	}
 	l.Shutdown()
-	b.Post(func(time.Time) { t.Error("a post after Shutdown ran") }) // dropped, no panic
+	b.Post(func(time.Time) { t.Error("a post after Shutdown ran") })
+	if len(b.queue) != 0 {
+		t.Error("a post after Shutdown was queued; want it dropped")
+	}
 }
 
 // BenchmarkTLSHandshakes: handshakes through the loop, 32 at a time,
