@@ -55,9 +55,12 @@ type TLSWorkers struct {
 	MaxHandshakes int
 }
 
-// DefaultMaxHandshakes bounds the handshakes under way: at 20 ms round
-// trips and about half a millisecond of CPU each, 256 keep two cores
-// busy, and each holds some tens of kilobytes until it ends.
+// DefaultMaxHandshakes bounds the handshakes under way, each holding a
+// goroutine's stack until it ends. A core stays busy with one handshake
+// computing while the others wait a round trip: at about half a
+// millisecond of CPU each (BenchmarkTLSHandshakes), RTT/0.5ms under way
+// per core. 256 covers two cores up to 64 ms round trips; beyond, the
+// handshakes queue a little rather than the memory grow.
 const DefaultMaxHandshakes = 256
 
 // NewTLSWorkers makes room for n handshakes computing at once.
