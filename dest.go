@@ -111,7 +111,7 @@ func (d *dest) start() {
 	e.stats.Connections++
 	d.conn, d.carried, d.raced = c, false, false
 	d.race = e.loop.AddTimer(e.loop.Now().Add(e.cfg.RaceDelay), d.raceFired)
-	if e.tls.mayNeed {
+	if e.tls.strict {
 		c.SetAdmit(func(tx *smtp.Envelope, i int) error {
 			k := d.envelopeOf(tx)
 			if k < 0 {

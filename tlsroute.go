@@ -44,9 +44,11 @@ type tlsState struct {
 	sealBuf []byte
 	plain   []byte
 	deflt   tlspolicy.Policy
-	// mayNeed: some policy may require TLS, so connections offer it even
-	// at level none.
-	mayNeed bool
+	// mayNeed: some policy may want TLS, so connections offer it even
+	// at level none. strict: some policy is above may, so recipients
+	// are checked as their transactions begin (admit); at the default
+	// level nothing is, and no recipient pays for the check.
+	mayNeed, strict bool
 }
 
 func newTLSState(cfg TLSConfig, downTime time.Duration) *tlsState {
@@ -58,6 +60,8 @@ func newTLSState(cfg TLSConfig, downTime time.Duration) *tlsState {
 		deflt:  tlspolicy.Policy{Level: cfg.Level},
 		mayNeed: cfg.Level != tlspolicy.None ||
 			cfg.Policies.Any(func(p *tlspolicy.Policy) bool { return p.Level != tlspolicy.None }),
+		strict: cfg.Level > tlspolicy.May ||
+			cfg.Policies.Any(func(p *tlspolicy.Policy) bool { return p.Level > tlspolicy.May }),
 	}
 }
 
