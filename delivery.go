@@ -2,6 +2,7 @@ package smtpfeed
 
 import (
 	"fmt"
+	"slices"
 	"smtpfeed/proto/tlspolicy"
 	"time"
 
@@ -168,11 +169,11 @@ func (j *delivery) expire(now time.Time) {
 	}
 	var ws []withdrawal
 	for _, d := range j.e.dests {
-		for _, b := range d.inflight {
-			if b.j == j && d.conn != nil {
-				ws = append(ws, withdrawal{d.conn, &b.env})
+		d.inflight(func(l *lane, b *envelope) {
+			if b.j == j {
+				ws = append(ws, withdrawal{l.conn, &b.env})
 			}
-		}
+		})
 	}
 	for _, w := range ws {
 		w.c.Withdraw(w.tx, "the message deadline passed")
@@ -188,13 +189,16 @@ func (j *delivery) expire(now time.Time) {
 // 4.4.2, possibly delivered; the others 4.4.7).
 func (j *delivery) cut(time.Time) {
 	why := fmt.Errorf("the message deadline passed %v ago", j.e.cfg.DeadlineGrace)
+	var cut []*Conn
 	for _, d := range j.e.dests {
-		for _, b := range d.inflight {
-			if b.j == j && d.conn != nil {
-				d.conn.Close(why)
-				break
+		for _, l := range d.lanes {
+			if slices.ContainsFunc(l.inflight, func(b *envelope) bool { return b.j == j }) {
+				cut = append(cut, l.conn)
 			}
 		}
+	}
+	for _, c := range cut {
+		c.Close(why)
 	}
 }
 

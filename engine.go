@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -247,6 +248,7 @@ func (e *Engine) Idle() bool { return len(e.deliveries) == 0 }
 func (e *Engine) Drain() {
 	e.stopping = true
 	for _, d := range e.dests {
+		d.flow.stop(e.loop)
 		if d.grace != nil {
 			e.loop.StopTimer(d.grace)
 			d.grace = nil
@@ -264,8 +266,8 @@ func (e *Engine) Drain() {
 // their transactions end) and stops the resolver.
 func (e *Engine) Shutdown() {
 	for _, d := range e.dests {
-		if d.conn != nil {
-			d.conn.Quit()
+		for _, l := range d.lanes {
+			l.conn.Quit()
 		}
 	}
 	if e.res != nil {
@@ -281,8 +283,10 @@ func (e *Engine) Shutdown() {
 func (e *Engine) Terminate(why string) {
 	e.Drain()
 	for _, d := range e.dests {
-		if d.conn != nil && !d.conn.AwaitingDot() {
-			d.conn.Close(errors.New(why))
+		for _, l := range slices.Clone(d.lanes) {
+			if !l.conn.AwaitingDot() {
+				l.conn.Close(errors.New(why))
+			}
 		}
 	}
 }
@@ -295,8 +299,8 @@ func (e *Engine) Abort(why string) {
 	e.stopping = true
 	e.Drain()
 	for _, d := range e.dests {
-		if d.conn != nil {
-			d.conn.Close(errors.New(why))
+		for _, l := range slices.Clone(d.lanes) {
+			l.conn.Close(errors.New(why))
 		}
 	}
 }
@@ -335,19 +339,23 @@ func (e *Engine) Dump() string {
 		fmt.Fprintf(&b, "\n  %s: %d recipients, %d unanswered, %d lookups running", j.ID(), len(j.rcpts), j.left, j.lookups)
 	}
 	for _, d := range e.dests {
-		if d.conn == nil && len(d.waiting) == 0 {
+		if len(d.lanes) == 0 && len(d.waiting) == 0 {
 			continue
 		}
-		state := "no connection"
-		if d.conn != nil {
-			state = "connected"
-			if d.conn.Connecting() {
-				state = "connecting"
-			} else if d.conn.Idle() {
-				state = "idle"
+		var connecting, idle, busy, txns int
+		for _, l := range d.lanes {
+			switch {
+			case l.conn.Connecting():
+				connecting++
+			case l.conn.Idle():
+				idle++
+			default:
+				busy++
 			}
+			txns += len(l.inflight)
 		}
-		fmt.Fprintf(&b, "\n  %s[%s]: %s, %d waiting, %d transactions in flight", d.name, d.addr, state, len(d.waiting), len(d.inflight))
+		fmt.Fprintf(&b, "\n  %s[%s]: %d connections (%d connecting, %d idle, %d busy; %s), %d waiting, %d envelopes in flight",
+			d.name, d.addr, len(d.lanes), connecting, idle, busy, d.flow.String(), len(d.waiting), txns)
 	}
 	return b.String()
 }

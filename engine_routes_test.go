@@ -152,8 +152,8 @@ func TestEngineLocalErrorOnConnection(t *testing.T) {
 	done := false
 	m := &Message{From: "list-bounces@lists.test", Rcpts: []string{"a@local.test"}, Data: []byte(sim.TestMessage)}
 	z.e.Deliver(m, func(_ int, o Outcome) { got = append(got, o) }, func() { done = true })
-	stepUntil(t, z.e.loop, func() bool { d := z.e.dests[mx]; return d != nil && d.conn != nil }, 10*time.Second)
-	z.e.dests[mx].conn.Close(os.NewSyscallError("write", unix.ENOBUFS))
+	stepUntil(t, z.e.loop, func() bool { d := z.e.dests[mx]; return d != nil && len(d.lanes) > 0 }, 10*time.Second)
+	z.e.dests[mx].lanes[0].conn.Close(os.NewSyscallError("write", unix.ENOBUFS))
 	stepUntil(t, z.e.loop, func() bool { return done }, 10*time.Second)
 	if len(got) != 1 || got[0].Code != 451 || got[0].Enhanced != "4.3.0" || !strings.Contains(got[0].Text, "no buffer space") {
 		t.Fatalf("a@local.test: %v, want one 451 4.3.0 naming the local failure", got)

@@ -112,7 +112,7 @@ func (p *plan) wait(d *dest) {
 func (p *plan) lookupsDone() {
 	later := make(map[netip.Addr]bool)
 	for _, d := range p.e.dests {
-		if len(d.waiting) > 0 && d.conn == nil {
+		if len(d.waiting) > 0 && len(d.lanes) == 0 {
 			for _, r := range d.waiting {
 				r.later(func(a netip.Addr) { later[a] = true })
 			}
@@ -121,7 +121,7 @@ func (p *plan) lookupsDone() {
 	var second []*dest
 	for _, d := range p.e.dests {
 		switch {
-		case len(d.waiting) == 0 || d.conn != nil:
+		case len(d.waiting) == 0 || len(d.lanes) > 0:
 		case later[d.addr]:
 			second = append(second, d)
 		case !p.isHeld(d.addr):
@@ -129,7 +129,7 @@ func (p *plan) lookupsDone() {
 		}
 	}
 	for _, d := range second {
-		if len(d.waiting) > 0 && d.conn == nil && !p.isHeld(d.addr) {
+		if len(d.waiting) > 0 && len(d.lanes) == 0 && !p.isHeld(d.addr) {
 			p.start(d)
 		}
 	}
@@ -138,7 +138,7 @@ func (p *plan) lookupsDone() {
 // kick starts addr's destination, if it waits, once the current handler
 // is done: holds end in the middle of moving recipients around.
 func (p *plan) kick(addr netip.Addr) {
-	if d := p.e.dests[addr]; d == nil || len(d.waiting) == 0 || d.conn != nil {
+	if d := p.e.dests[addr]; d == nil || len(d.waiting) == 0 || len(d.lanes) > 0 {
 		return
 	}
 	p.kicks = append(p.kicks, addr)
@@ -151,40 +151,33 @@ func (p *plan) runKicks(time.Time) {
 	kicks := p.kicks
 	p.kicks = nil
 	for _, a := range kicks {
-		if d := p.e.dests[a]; d != nil && len(d.waiting) > 0 && d.conn == nil && p.canStart(a) {
+		if d := p.e.dests[a]; d != nil && len(d.waiting) > 0 && len(d.lanes) == 0 && p.canStart(a) {
 			p.start(d)
 		}
 	}
 }
 
-// add queues a recipient at d. An open connection takes it at once;
-// otherwise plan.wait says when the connection starts.
+// add queues a recipient at d. Lanes open take it at the end of the
+// pass (recipients routed in the same pass share one envelope); with
+// none, plan.wait says when the first connection starts.
 func (d *dest) add(r *rcpt) {
-	if d.raced && d.conn != nil && d.conn.Connecting() && d.race1(r) {
+	if d.raced && d.connecting() && d.race1(r) {
 		return // the connect outlived its race delay: on to the next address
 	}
 	d.waiting = append(d.waiting, r)
-	if d.conn != nil && d.conn.Connecting() {
+	if d.connecting() {
 		r.tentative()
 	}
-	switch {
-	case d.conn != nil && !d.conn.Idle():
-		// A connection still connecting or in a transaction takes what
-		// came meanwhile as one envelope when it is idle (idled):
-		// queued at once, each pass's few recipients of a lookup still
-		// running made an envelope of their own.
-	case d.conn != nil:
-		// Recipients routed in the same pass share one envelope: the
-		// flush waits for the end of the pass.
-		if d.pending == nil || !d.pending.Pending() {
-			d.pending = d.e.loop.Later(func(time.Time) {
-				if d.conn != nil && d.conn.Reusable() {
-					d.flush()
-				}
-			})
-		}
-	default:
+	if len(d.lanes) == 0 {
 		d.e.plan.wait(d)
+		return
+	}
+	// A lane still connecting or in a transaction takes what came
+	// meanwhile when it is idle (idled): queued at once, each pass's few
+	// recipients of a lookup still running made an envelope of their
+	// own. An idle one takes it once the pass is over.
+	if d.pending == nil || !d.pending.Pending() {
+		d.pending = d.e.loop.Later(func(time.Time) { d.dispatch() })
 	}
 }
 
@@ -360,7 +353,8 @@ func (d *dest) unreachable() {
 // Otherwise the address goes into the reachability cache and the
 // recipient moves on: to the host's next address, or to its next MX,
 // joining whatever is already bound there (regrouping, paper §3.2).
-func (d *dest) failed(c *Conn, r *rcpt, err error) {
+func (d *dest) failed(l *lane, r *rcpt, err error) {
+	c := l.conn
 	var policy *TLSPolicyError
 	if errors.As(err, &policy) {
 		// Not the host's fault, and the connection goes on for others:
@@ -374,8 +368,7 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 	if errors.Is(err, ErrTLSHandshake) {
 		// Retried once in plaintext on a new connection; the host gets
 		// plaintext for a while (Postfix's level may does the same).
-		if d.conn == c {
-			d.conn = nil
+		if d.detach(l) {
 			d.e.markTLSBroken(d, errText(err))
 		}
 		if !r.j.expired {
@@ -384,17 +377,16 @@ func (d *dest) failed(c *Conn, r *rcpt, err error) {
 		}
 	}
 	enhanced, local := localFault(err)
-	if d.conn == c {
-		d.conn = nil // the connection is going; nothing more goes on it
-		if !d.carried && !local {
-			d.e.markDown(d.addr, errText(err))
-		}
+	if d.detach(l) && !l.carried && !local && !d.established() {
+		// The lane's first failure, and no other lane shows the host
+		// answers: into the reachability cache.
+		d.e.markDown(d.addr, errText(err))
 	}
 	if r.j.expired {
 		r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
 		return
 	}
-	if d.carried && !r.is(rcptRetried) {
+	if l.carried && !r.is(rcptRetried) {
 		r.set(rcptRetried)
 		d.add(r)
 		return

@@ -12,6 +12,17 @@ type pool struct {
 	wanting []*dest
 }
 
+// tryAcquire takes a slot if one is free, for an extra lane: growing a
+// destination neither waits nor makes room.
+func (p *pool) tryAcquire() bool {
+	if p.open >= p.limit || len(p.wanting) > 0 {
+		return false
+	}
+	p.open++
+	p.peak = max(p.peak, p.open)
+	return true
+}
+
 // acquire takes a slot for d, or queues d and makes room.
 func (p *pool) acquire(d *dest) bool {
 	if p.open < p.limit {
@@ -41,27 +52,31 @@ func (p *pool) release() {
 // wanted reports destinations waiting for a slot.
 func (p *pool) wanted() bool { return len(p.wanting) > 0 }
 
-// victim is the idle connection to close to make room.
-func (p *pool) victim() *dest {
-	var best *dest
+// victim is the idle connection to close to make room: a destination's
+// extra lane before any first one, then one of an address no pending
+// recipient can use, then the least recently used.
+func (p *pool) victim() *lane {
+	var best *lane
+	var bestRank int
 	for _, d := range p.e.dests {
-		c := d.conn
-		if c == nil || !c.Idle() || len(d.waiting) > 0 {
+		if len(d.waiting) > 0 {
 			continue
 		}
-		if best == nil {
-			best = d
-			continue
-		}
-		needed, bestNeeded := p.e.plan.needed(d.addr), p.e.plan.needed(best.addr)
-		if needed != bestNeeded {
-			if !needed {
-				best = d
+		needed := p.e.plan.needed(d.addr)
+		for k, l := range d.lanes {
+			if !l.conn.Idle() {
+				continue
 			}
-			continue
-		}
-		if c.LastUsed.Before(best.conn.LastUsed) {
-			best = d
+			rank := 0 // lower goes first
+			if k == 0 {
+				rank = 1
+				if needed {
+					rank = 2
+				}
+			}
+			if best == nil || rank < bestRank || (rank == bestRank && l.conn.LastUsed.Before(best.conn.LastUsed)) {
+				best, bestRank = l, rank
+			}
 		}
 	}
 	return best
