@@ -3,6 +3,7 @@ package smtpfeed
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"smtpfeed/proto/smtp"
@@ -29,7 +30,7 @@ type dest struct {
 	grace   *reactor.Timer
 	pending *reactor.Timer // the end-of-pass dispatch
 	queued  bool           // waiting in the pool for a connection slot
-	flow    flow
+	flow    *flow          // the MX host's concurrency, shared by its addresses
 	// downWhy is the reachability cache's reason downText was made from.
 	downWhy, downText string
 }
@@ -121,15 +122,15 @@ func (d *dest) dispatch() {
 	}
 	idle := 0
 	for _, l := range d.lanes {
-		if l.conn.Idle() && l.conn.Reusable() {
+		if l.available() {
 			idle++
 		}
 	}
-	for _, l := range d.lanes {
+	for _, l := range slices.Clone(d.lanes) { // a lane whose write fails goes at once
 		if len(d.waiting) == 0 {
 			return
 		}
-		if l.conn.Idle() && l.conn.Reusable() {
+		if l.available() {
 			l.take(d.quota(l, idle))
 			idle--
 		}
@@ -246,7 +247,7 @@ func (d *dest) inflight(f func(l *lane, b *envelope)) {
 // address, no timer, no place in the pool's queue.
 func (d *dest) unused() bool {
 	return len(d.lanes) == 0 && len(d.waiting) == 0 && !d.queued &&
-		!pending(d.grace) && !pending(d.pending) && !d.flow.pending() &&
+		!pending(d.grace) && !pending(d.pending) &&
 		!d.e.plan.needed(d.addr) && !d.e.plan.isHeld(d.addr)
 }
 
@@ -257,6 +258,7 @@ func pending(t *reactor.Timer) bool { return t != nil && t.Pending() }
 func (e *Engine) forgetIfUnused(d *dest) {
 	if e.dests[d.addr] == d && d.unused() {
 		delete(e.dests, d.addr)
+		d.flow.leave(d)
 	}
 }
 

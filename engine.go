@@ -1,8 +1,10 @@
 package smtpfeed
 
 import (
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -59,6 +61,16 @@ type Config struct {
 	Source         netip.Addr    // local address of SMTP connections (-o)
 	Port           uint16        // destination SMTP port; 0 means 25
 	MaxConns       int           // connections at once (-n); 0: sized from the descriptor limit
+	// HostConcurrency is the most connections to one MX host (-P);
+	// 0: DefaultHostConcurrency.
+	HostConcurrency int
+	// ConnTransactions caps the SMTP transactions of one connection
+	// (-reuse-limit); 0: no cap.
+	ConnTransactions int
+	// HostRate caps the recipients sent to one MX host a minute
+	// (-rate); 0: no cap.
+	HostRate int
+	Backoff  time.Duration // see DefaultBackoff
 	// Apart keeps domains in transactions of their own (-2); by default
 	// recipients of domains whose current MX is the same host share them.
 	Apart bool
@@ -99,6 +111,12 @@ func (c Config) withDefaults() Config {
 	if c.Grace <= 0 {
 		c.Grace = DefaultGrace
 	}
+	if c.HostConcurrency <= 0 {
+		c.HostConcurrency = DefaultHostConcurrency
+	}
+	if c.Backoff <= 0 {
+		c.Backoff = DefaultBackoff
+	}
 	if c.RaceDelay <= 0 {
 		c.RaceDelay = DefaultRaceDelay
 	}
@@ -134,6 +152,8 @@ type Engine struct {
 	down       *cache.Hosts
 	tls        *tlsState
 	dests      map[netip.Addr]*dest
+	flows      map[string]*flow // by MX host name
+	rand       *rand.Rand       // back-off jitter
 	pool       pool
 	plan       plan // the routing rules' counters (plan.go)
 	deliveries map[*delivery]struct{}
@@ -158,6 +178,10 @@ type EngineStats struct {
 	Transactions int // SMTP transactions begun (MAIL sent)
 	Unreachable  int // addresses marked down
 	Raced        int // connects still unanswered after the race delay
+	// Throttled counts the throttling replies (throttle.go), Retried
+	// the recipients they sent back to wait out a back-off;
+	// PeakHostLanes is the most connections one MX host had at once.
+	Throttled, Retried, PeakHostLanes int
 	// TLS and Plaintext count the connections whose first transaction
 	// began inside TLS, or without it; TLSBroken the handshakes that
 	// failed (the host then got plaintext).
@@ -174,7 +198,14 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 		loop: loop, cfg: cfg,
 		down:       cache.NewHosts(cfg.DownTime),
 		dests:      make(map[netip.Addr]*dest),
+		flows:      make(map[string]*flow),
+		rand:       cfg.Resolver.Rand,
 		deliveries: make(map[*delivery]struct{}),
+	}
+	if e.rand == nil {
+		var seed [32]byte
+		crand.Read(seed[:])
+		e.rand = rand.New(rand.NewChaCha8(seed))
 	}
 	e.pool.e, e.pool.limit = e, cfg.MaxConns
 	e.tls = newTLSState(cfg.TLS, cfg.DownTime)
@@ -247,8 +278,10 @@ func (e *Engine) Idle() bool { return len(e.deliveries) == 0 }
 // messages are answered 4.3.2 at once.
 func (e *Engine) Drain() {
 	e.stopping = true
+	for _, f := range e.flows {
+		f.stop()
+	}
 	for _, d := range e.dests {
-		d.flow.stop(e.loop)
 		if d.grace != nil {
 			e.loop.StopTimer(d.grace)
 			d.grace = nil
@@ -266,7 +299,7 @@ func (e *Engine) Drain() {
 // their transactions end) and stops the resolver.
 func (e *Engine) Shutdown() {
 	for _, d := range e.dests {
-		for _, l := range d.lanes {
+		for _, l := range slices.Clone(d.lanes) { // a Quit may close, and take its lane off
 			l.conn.Quit()
 		}
 	}
@@ -309,7 +342,8 @@ func (e *Engine) Abort(why string) {
 func (e *Engine) dest(name string, addr netip.Addr) *dest {
 	d := e.dests[addr]
 	if d == nil {
-		d = &dest{e: e, name: name, addr: addr}
+		d = &dest{e: e, name: name, addr: addr, flow: e.flowFor(name)}
+		d.flow.dests = append(d.flow.dests, d)
 		e.dests[addr] = d
 		e.notePrivate(name, addr)
 	}

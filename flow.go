@@ -1,21 +1,278 @@
 package smtpfeed
 
-// flow is a destination's concurrency: how many lanes it may have, and
-// how much of the waiting work one lane takes.
-type flow struct{}
+import (
+	"fmt"
+	"slices"
+	"time"
 
-// backingOff reports a destination that must not start new work yet.
-func (f *flow) backingOff() bool { return false }
+	"smtpfeed/reactor"
+)
 
-// pending reports a timer of the flow still to fire.
-func (f *flow) pending() bool { return false }
+// Concurrency per mail host, after Postfix's queue manager: a host
+// starts with one connection; every session that gets ready and every
+// transaction it delivers lets it have one more (slow start), up to the
+// ceiling (-P). More connections open only when the work waiting is
+// more than the ones open would finish soon. A throttling reply (see
+// throttle.go) takes one connection off the window, and nothing new
+// starts at the host until a back-off, doubling with each throttle in a
+// row, has passed; after that the window grows by one per window's worth
+// of deliveries.
 
-// quota is how many of the waiting recipients lane l takes now.
-func (d *dest) quota(l *lane, idle int) int { return len(d.waiting) }
+// Defaults of the flow's knobs.
+const (
+	// DefaultHostConcurrency is the ceiling of connections to one MX
+	// host (-P): Postfix's default_destination_concurrency_limit.
+	DefaultHostConcurrency = 20
+	// DefaultBackoff is the first back-off after a throttling reply
+	// (-t backoff); it doubles with each throttle in a row.
+	DefaultBackoff = time.Second
+	// maxBackoffDoublings caps the back-off at DefaultBackoff << 6
+	// (64 s with the default): retried within the message deadline, a
+	// throttled host is asked again about once a minute at worst.
+	maxBackoffDoublings = 6
+	// growAtTransactions is the pipelined work one connection finishes
+	// soon enough: up to three transactions' worth waiting do not pay
+	// for another connect, greeting and EHLO.
+	growAtTransactions = 3
+	// chunkTransactions is the most a lane takes at once when several
+	// share a host: small enough that the lanes end together, large
+	// enough that a lane's next MAIL still rides its last final dot.
+	chunkTransactions = 4
+	// growAtLockstep is the same for a host without PIPELINING, where
+	// each recipient costs a round trip.
+	growAtLockstep = 8
+)
 
-// grow opens another lane when the flow allows one.
-func (d *dest) grow() {}
+// flow is one MX host's concurrency, shared by the destinations (one
+// per address) that reach it under its name.
+type flow struct {
+	e     *Engine
+	name  string
+	dests []*dest
+	lanes int // open or opening, over its destinations
+	// window is how many lanes the host may have now; credit counts
+	// deliveries toward its next step once a throttle was seen
+	// (cautious).
+	window, credit int
+	cautious       bool
+	strikes        int       // throttles in a row: the back-off doubles with each
+	until          time.Time // nothing new starts before (back-off)
+	timer          *reactor.Timer
+	peak           int // most lanes at once
+	// tokens is the rate limit's bucket (-rate), refilled as of filled.
+	tokens float64
+	filled time.Time
+}
 
-func (f *flow) stop(loop interface{}) {}
+// flowFor is the flow of the MX host name, made when new.
+func (e *Engine) flowFor(name string) *flow {
+	f := e.flows[name]
+	if f == nil {
+		f = &flow{e: e, name: name, window: 1, tokens: float64(e.cfg.HostRate), filled: e.loop.Now()}
+		e.flows[name] = f
+	}
+	return f
+}
 
-func (f *flow) String() string { return "" }
+// leave takes a forgotten destination off its flow; a flow with no
+// destination and nothing to remember is dropped too.
+func (f *flow) leave(d *dest) {
+	if k := slices.Index(f.dests, d); k >= 0 {
+		f.dests = slices.Delete(f.dests, k, k+1)
+	}
+	if len(f.dests) == 0 && f.lanes == 0 && !f.backingOff() && !f.cautious {
+		f.stop()
+		delete(f.e.flows, f.name)
+	}
+}
+
+// backingOff reports a host at which nothing new may start yet.
+func (f *flow) backingOff() bool { return f.e.loop.Now().Before(f.until) }
+
+// pending reports the flow's timer still to fire.
+func (f *flow) pending() bool { return pending(f.timer) }
+
+// stop drops the flow's timer (drain).
+func (f *flow) stop() {
+	if f.timer != nil {
+		f.e.loop.StopTimer(f.timer)
+	}
+}
+
+// opened and closed count the host's lanes.
+func (f *flow) opened() {
+	f.lanes++
+	f.peak = max(f.peak, f.lanes)
+	f.e.stats.PeakHostLanes = max(f.e.stats.PeakHostLanes, f.lanes)
+}
+
+func (f *flow) closed() { f.lanes-- }
+
+// ceiling is the most lanes the host may ever have (-P).
+func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
+
+// success is positive feedback: a session got ready, or a transaction
+// delivered. Slow start grows the window by one each time; once a
+// throttle was seen, by one per window's worth.
+func (f *flow) success() {
+	f.strikes = 0
+	if f.window >= f.ceiling() {
+		return
+	}
+	if !f.cautious {
+		f.window++
+		return
+	}
+	if f.credit++; f.credit >= f.window {
+		f.credit = 0
+		f.window++
+		f.e.cfg.Log.Notice(fmt.Sprintf("%s: concurrency %d -> %d after %d deliveries without a throttle", f.name, f.window-1, f.window, f.window-1))
+	}
+}
+
+// throttled is negative feedback: the host refused for load. The window
+// drops to one less than the lanes that provoked it, and nothing new
+// starts until the back-off passes. A burst of refusals (every lane
+// hearing 421 at once) counts once: those during the back-off only
+// wait it out.
+func (f *flow) throttled(why string) {
+	f.e.stats.Throttled++
+	if f.backingOff() {
+		return
+	}
+	old := f.window
+	f.window = max(1, min(f.window, f.lanes)-1)
+	f.cautious, f.credit = true, 0
+	wait := f.e.cfg.Backoff << min(f.strikes, maxBackoffDoublings)
+	f.strikes++
+	// Jitter of ±25%: hosts throttled together are not asked again in
+	// step.
+	wait = wait*3/4 + time.Duration(f.e.rand.Int64N(int64(wait/2)+1))
+	f.until = f.e.loop.Now().Add(wait)
+	if f.timer == nil {
+		f.timer = f.e.loop.AddTimer(f.until, f.resume)
+	} else {
+		f.e.loop.ResetTimer(f.timer, f.until)
+	}
+	f.e.cfg.Log.Notice(fmt.Sprintf("%s: concurrency %d -> %d, back-off %v after %s", f.name, old, f.window, wait.Round(time.Millisecond), why))
+}
+
+// resume ends a back-off (or a wait for the rate's tokens): the host's
+// destinations start what waits.
+func (f *flow) resume(time.Time) {
+	for _, d := range slices.Clone(f.dests) {
+		if len(d.waiting) > 0 {
+			d.start()
+		}
+	}
+}
+
+// String describes the flow for the state dump.
+func (f *flow) String() string {
+	s := fmt.Sprintf("concurrency %d of %d", f.window, f.ceiling())
+	if f.backingOff() {
+		s += fmt.Sprintf(", backing off for %v", f.until.Sub(f.e.loop.Now()).Round(time.Millisecond))
+	}
+	return s
+}
+
+// share is how many waiting recipients one lane of d takes at a time
+// when the work is more than enough, and how many are enough for the
+// lanes open: below that, no lane is added for them.
+func (d *dest) share(l *lane) (chunk, enough int) {
+	n, r, p := len(d.waiting), d.e.cfg.SMTP.MaxRcpts, d.flow.ceiling()
+	if l.conn.Extensions().Pipelining {
+		return min(max((n+p-1)/p, r), chunkTransactions*r), growAtTransactions * r
+	}
+	// Lock-step: a recipient is a round trip, so the work is spread
+	// over as many lanes as the ceiling allows, in one transaction each,
+	// though no lane is opened for fewer than growAtLockstep.
+	return min(max((n+p-1)/p, growAtLockstep), r), growAtLockstep
+}
+
+// quota is how many of the waiting recipients lane l takes now, with
+// idle lanes (l included) idle at once: everything when it is no more
+// than enough, split between the idle lanes; else a chunk, within the
+// lane's transaction cap (-reuse-limit) and the host's rate (-rate).
+func (d *dest) quota(l *lane, idle int) int {
+	n := len(d.waiting)
+	chunk, enough := d.share(l)
+	q := min(n, chunk)
+	if n <= enough {
+		q = (n + idle - 1) / max(idle, 1)
+	}
+	if limit := d.e.cfg.ConnTransactions; limit > 0 {
+		q = min(q, (limit-l.txns)*d.e.cfg.SMTP.MaxRcpts)
+	}
+	return d.flow.rated(q)
+}
+
+// spent reports a lane that has begun its -reuse-limit transactions.
+func (l *lane) spent() bool {
+	limit := l.d.e.cfg.ConnTransactions
+	return limit > 0 && l.txns >= limit
+}
+
+// grow opens lanes while the waiting work is more than the lanes open
+// and opening will take soon, the window allows and the pool has free
+// slots: growing never waits for a slot or evicts another host's
+// connection.
+func (d *dest) grow() {
+	f := d.flow
+	var ready *lane
+	opening := 0
+	for _, l := range d.lanes {
+		if l.ready {
+			ready = l
+		} else {
+			opening++
+		}
+	}
+	if ready == nil || d.e.stopping || f.backingOff() {
+		return // a lane not yet ready takes its share when it is
+	}
+	chunk, enough := d.share(ready)
+	n := len(d.waiting)
+	if n <= enough {
+		return
+	}
+	need := (n+chunk-1)/chunk - opening
+	for ; need > 0 && f.lanes < min(f.window, f.ceiling()); need-- {
+		if d.e.isDown(d.addr) || !d.e.pool.tryAcquire() {
+			return
+		}
+		if d.open() == nil {
+			return
+		}
+	}
+}
+
+// rated takes up to q recipients' worth of the host's rate (-rate,
+// recipients a minute; 0: none), returning how many it may send now.
+// With none to send, the flow's timer starts the host again once a
+// lane's worth has come in.
+func (f *flow) rated(q int) int {
+	rate := f.e.cfg.HostRate
+	if rate <= 0 || q <= 0 {
+		return q
+	}
+	now := f.e.loop.Now()
+	perSec := float64(rate) / 60
+	f.tokens = min(float64(rate), f.tokens+now.Sub(f.filled).Seconds()*perSec)
+	f.filled = now
+	take := min(q, int(f.tokens))
+	if take > 0 {
+		f.tokens -= float64(take)
+		return take
+	}
+	if !pending(f.timer) {
+		want := float64(min(q, rate)) - f.tokens
+		at := now.Add(time.Duration(want / perSec * float64(time.Second)))
+		if f.timer == nil {
+			f.timer = f.e.loop.AddTimer(at, f.resume)
+		} else {
+			f.e.loop.ResetTimer(f.timer, at)
+		}
+	}
+	return 0
+}

@@ -2,6 +2,7 @@ package smtpfeed
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -56,6 +57,7 @@ func (d *dest) open() *lane {
 	e.stats.Connections++
 	l.conn = c
 	d.lanes = append(d.lanes, l)
+	d.flow.opened()
 	if len(d.lanes) == 1 {
 		d.raced = false
 		l.race = e.loop.AddTimer(e.loop.Now().Add(e.cfg.RaceDelay), d.raceFired)
@@ -73,6 +75,9 @@ func (d *dest) open() *lane {
 	return l
 }
 
+// available reports an idle lane that may take more work.
+func (l *lane) available() bool { return l.conn.Idle() && l.conn.Reusable() && !l.spent() }
+
 // detach takes l off its destination's lanes, reporting whether it was
 // still there: a failing connection takes no more work.
 func (d *dest) detach(l *lane) bool {
@@ -81,6 +86,7 @@ func (d *dest) detach(l *lane) bool {
 		return false
 	}
 	d.lanes = slices.Delete(d.lanes, k, k+1)
+	d.flow.closed()
 	return true
 }
 
@@ -188,6 +194,7 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 		verified string
 	}
 	var memo map[verdict]Outcome
+	throttled, delivered := false, false
 	for _, res := range rs {
 		k := l.envelopeOf(res.Env)
 		if k < 0 {
@@ -207,6 +214,17 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 			r.finish(outcomeDeadline(d.e.cfg.MessageTimeout.String()))
 			continue
 		}
+		if res.Status == smtp.Deferred && res.Err == nil && !res.PossibleDuplicate && throttling(res.Reply) {
+			if !throttled {
+				throttled = true // one reply group, one throttle
+				d.flow.throttled(fmt.Sprintf("%s said %s", relay, res.Reply))
+			}
+			o := outcomeOf(res, relay)
+			o.TLS, o.Verified = travel(c, r)
+			d.retry(r, o)
+			continue
+		}
+		delivered = delivered || res.Status == smtp.Delivered
 		if res.Status != smtp.NextHost {
 			tlsText, verified := travel(c, r)
 			if res.Err != nil || res.PossibleDuplicate || len(res.Reply.Lines) == 0 {
@@ -230,6 +248,9 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 		}
 		d.failed(l, r, res.Err)
 	}
+	if delivered && !throttled {
+		d.flow.success()
+	}
 }
 
 func errText(err error) string {
@@ -250,7 +271,14 @@ func (l *lane) idled(c *Conn) {
 	if c.began {
 		l.carried = true // not at the first idle: the session is just ready
 	}
-	l.ready = true
+	if !l.ready {
+		l.ready = true
+		d.flow.success()
+	}
+	if l.spent() {
+		c.Quit() // -reuse-limit: a new lane takes what waits
+		return
+	}
 	if len(d.waiting) > 0 {
 		d.dispatch()
 		if !c.Idle() {
@@ -322,7 +350,14 @@ func (l *lane) closed(c *Conn, err error) {
 			d.detach(l)
 			d.e.markTLSBroken(d, errText(err))
 		default:
-			// So is a connect that failed while no other lane was open.
+			// A lane refused for load narrows the host's window; a
+			// connect that failed while no other lane was open puts
+			// the host in the reachability cache.
+			if rep, ok := d.throttledSession(l, err); ok {
+				d.flow.throttled(fmt.Sprintf("%s said %s", relayName(d.name, c), rep))
+			} else if d.refusedUnderLoad(l, err) {
+				d.flow.throttled(fmt.Sprintf("%s: %v with %d other connections open", relayName(d.name, c), err, len(d.lanes)-1))
+			}
 			d.detach(l)
 			if !local && c.Opened.IsZero() && !d.established() {
 				d.e.markDown(d.addr, errText(err))

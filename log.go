@@ -72,10 +72,11 @@ func (l TextLogger) Recipient(r RcptLog) {
 
 // Message logs the per-message summary.
 func (l TextLogger) Message(m MessageLog) {
-	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, tls=%d, plaintext=%d, tls-broken=%d, transactions=%d, queries=%d, datagrams=%d, tcp=%d, dns-cached=%d\n",
+	fmt.Fprintf(l.W, "%s: from=<%s>, nrcpts=%d, domains=%d, delivered=%d, deferred=%d, bounced=%d, first=%s, last=%s, elapsed=%s, connections=%d, tls=%d, plaintext=%d, tls-broken=%d, transactions=%d, throttled=%d, retried=%d, host-peak=%d, queries=%d, datagrams=%d, tcp=%d, dns-cached=%d\n",
 		m.ID, m.From, m.Rcpts, m.Domains, m.Delivered, m.Deferred, m.Bounced,
 		m.First.Round(time.Millisecond), m.Last.Round(time.Millisecond), m.Elapsed.Round(time.Millisecond),
-		m.Engine.Connections, m.Engine.TLS, m.Engine.Plaintext, m.Engine.TLSBroken, m.Engine.Transactions, m.DNS.Queries, m.DNS.UDPSent, m.DNS.TCPSent, m.DNS.CacheHits)
+		m.Engine.Connections, m.Engine.TLS, m.Engine.Plaintext, m.Engine.TLSBroken, m.Engine.Transactions,
+		m.Engine.Throttled, m.Engine.Retried, m.Engine.PeakHostLanes, m.DNS.Queries, m.DNS.UDPSent, m.DNS.TCPSent, m.DNS.CacheHits)
 }
 
 // Notice logs one line as it is.

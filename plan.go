@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -362,6 +363,17 @@ func (d *dest) failed(l *lane, r *rcpt, err error) {
 		r.policyRefused(fmt.Sprintf("%s: %v", relayName(d.name, c), err))
 		r.next()
 		r.route()
+		return
+	}
+	if rep, ok := d.throttledSession(l, err); ok {
+		// Refused for load: the recipient waits at this host for the
+		// back-off (throttle.go), not for the next MX.
+		relay := relayName(d.name, c)
+		if slices.Contains(d.lanes, l) {
+			d.flow.throttled(fmt.Sprintf("%s said %s", relay, rep))
+			d.detach(l)
+		}
+		d.retry(r, outcomeThrottled(relay, rep))
 		return
 	}
 	r.hostFailed(fmt.Sprintf("%s: %s", relayName(d.name, c), errText(err)))

@@ -38,6 +38,7 @@ var timeoutNames = map[string]string{
 	"lmtp-data":    "with -L: one message's data from DATA's 354 to the final dot (10m)",
 	"idle":         "how long an idle connection is kept for later messages (10s)",
 	"down":         "how long an unreachable address is skipped (10m)",
+	"backoff":      "the first wait at a host after it throttled (421 4.7.0, 450 4.7.1, ...); doubles with each throttle in a row, to 64 times (1s)",
 }
 
 func init() {
@@ -127,6 +128,9 @@ type options struct {
 	one, apart bool
 	rcptMax    int
 	conns      int
+	hostConns  int
+	reuseLimit int
+	rate       int
 	fallback   string
 	source     string
 	port       int
@@ -167,6 +171,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.apart, "2", false, "keep domains apart: no piggybacking of domains that share an MX host")
 	fs.IntVar(&o.rcptMax, "R", smtp.DefaultMaxRcpts, "recipients per SMTP transaction")
 	fs.IntVar(&o.conns, "n", 0, "SMTP connections at once (default: sized from the descriptor limit)")
+	fs.IntVar(&o.hostConns, "P", smtpfeed.DefaultHostConcurrency, "most SMTP connections to one MX host; more open only while its queued work needs them")
+	fs.IntVar(&o.reuseLimit, "reuse-limit", 0, "most SMTP transactions on one connection (0: no limit), as Postfix's smtp_connection_reuse_count_limit")
+	fs.IntVar(&o.rate, "rate", 0, "most recipients sent to one MX host a minute (0: no limit), for providers that publish rates")
 	fs.Bool("u", true, "reuse connections (accepted for compatibility; reuse is always on)")
 	fs.StringVar(&o.fallback, "m", "", "fallback MX host of last resort ([address] for no MX lookup)")
 	fs.Var(&o.aliases, "a", "another name of this host, dropped from MX lists like the HELO name (repeatable)")
@@ -223,6 +230,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-R %d: want 1..100000", o.rcptMax)
 	case o.conns < 0:
 		return nil, fmt.Errorf("-n %d: want a positive number", o.conns)
+	case o.hostConns < 1 || o.hostConns > 1000:
+		return nil, fmt.Errorf("-P %d: want 1..1000", o.hostConns)
+	case o.reuseLimit < 0:
+		return nil, fmt.Errorf("-reuse-limit %d: want 0 (no limit) or a positive number", o.reuseLimit)
+	case o.rate < 0:
+		return nil, fmt.Errorf("-rate %d: want 0 (no limit) or recipients a minute", o.rate)
 	case o.port < 1 || o.port > 65535:
 		return nil, fmt.Errorf("-port %d: want 1..65535", o.port)
 	case o.maxQueries < 1 || o.maxQueries > 65536:
@@ -420,20 +433,24 @@ func (o *options) tlsConfig() (smtpfeed.TLSConfig, error) {
 // engineConfig turns the options into the engine's configuration.
 func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtpfeed.Config {
 	cfg := smtpfeed.Config{
-		Resolver:       res,
-		SMTP:           smtp.Config{Hostname: o.heloName(), MaxRcpts: o.rcptMax},
-		ConnectTimeout: o.timeouts["connect"],
-		ConnLifetime:   o.timeouts["connection"],
-		Port:           uint16(o.port),
-		MaxConns:       o.conns,
-		Apart:          o.apart,
-		Fallback:       o.fallback,
-		Grace:          o.timeouts["grace"],
-		RaceDelay:      o.timeouts["race"],
-		IdleTime:       o.timeouts["idle"],
-		DownTime:       o.timeouts["down"],
-		MessageTimeout: o.timeouts["message"],
-		TLS:            o.tls,
+		Resolver:         res,
+		SMTP:             smtp.Config{Hostname: o.heloName(), MaxRcpts: o.rcptMax},
+		ConnectTimeout:   o.timeouts["connect"],
+		ConnLifetime:     o.timeouts["connection"],
+		Port:             uint16(o.port),
+		MaxConns:         o.conns,
+		HostConcurrency:  o.hostConns,
+		ConnTransactions: o.reuseLimit,
+		HostRate:         o.rate,
+		Backoff:          o.timeouts["backoff"],
+		Apart:            o.apart,
+		Fallback:         o.fallback,
+		Grace:            o.timeouts["grace"],
+		RaceDelay:        o.timeouts["race"],
+		IdleTime:         o.timeouts["idle"],
+		DownTime:         o.timeouts["down"],
+		MessageTimeout:   o.timeouts["message"],
+		TLS:              o.tls,
 		// -d QD: resolve-only sends nothing either, and needs the
 		// resolver that delivering nothing does without.
 		DeliverNothing: o.deliverNothing() && !o.resolveOnly(),
