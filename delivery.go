@@ -124,9 +124,13 @@ func (j *delivery) resolved(d *rcptDomain, res MXResult) {
 	if res.Fail == nil {
 		d.mx, loop = j.e.dropSelf(res.Hosts)
 	}
+	var variants []*rcptDomain
+	if res.Fail == nil {
+		variants = d.spread(j.e.cfg.SMTP.MaxRcpts)
+	}
 	// The lookup still counts while its recipients are routed, so that
 	// none of them starts a host before the others have joined it.
-	for _, k := range d.members {
+	for n, k := range d.members {
 		r := &j.rcpts[k]
 		if r.is(rcptDone) {
 			continue // the deadline came first
@@ -138,6 +142,9 @@ func (j *delivery) resolved(d *rcptDomain, res MXResult) {
 		if len(d.mx) == 0 && loop != "" {
 			r.finish(outcomeLoop(d.name, loop))
 			continue
+		}
+		if variants != nil {
+			r.dom = variants[n%len(variants)]
 		}
 		r.setHosts()
 		r.route()
