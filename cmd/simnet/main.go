@@ -40,6 +40,15 @@ queries arriving beyond LIMIT within one WINDOW, a SHARE is dropped
 unanswered ("200/10ms:0.5"); a stream paced under LIMIT per WINDOW loses
 none. The report counts them in dns_dropped.
 
+A real list: -providers N adds big providers p1.test ... holding
+-provider-share of the -domains x -users recipients, each with
+-provider-hosts MX hosts at one preference on -provider-addrs addresses
+each, throttled by -throttle-conns (sessions at once: 421 4.7.0 greeting),
+-throttle-msgs (transactions per connection: 421 4.7.0 to MAIL) and
+-throttle-rate (recipients per second: 450 4.7.1 to RCPT); -throttle-hosts
+throttles ordinary hosts the same way, -skew gives the ordinary domains
+Zipf-like sizes. The report counts the 421s and 450s per host.
+
 Domain and host knobs take a fraction (0 < v < 1) or a count (v >= 1).
 
 flags:
@@ -48,6 +57,9 @@ flags:
 func main() {
 	cfg := sim.DefaultConfig()
 	cfg.Domains, cfg.Hosts, cfg.DNSAddr, cfg.SMTPPort = 10000, 1000, "127.0.0.1:5300", 2525
+	// The provider knobs' defaults, shown by -h; without -providers the
+	// generator drops them.
+	cfg.ProviderShare, cfg.ProviderHosts, cfg.ProviderAddrs = 0.4, 3, 2
 	fs := flag.CommandLine
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	fs.IntVar(&cfg.Domains, "domains", cfg.Domains, "number of recipient domains")
@@ -93,6 +105,7 @@ func main() {
 		{&cfg.RcptLimited, "rcpt-limited", "live hosts with a recipient limit"},
 		{&cfg.DeferRcpts, "defer-rcpts", "recipients renamed defer-* (450 4.2.0 at RCPT)"},
 		{&cfg.BounceRcpts, "bounce-rcpts", "recipients renamed bounce-* (550 5.1.1 at RCPT)"},
+		{&cfg.ThrottleHosts, "throttle-hosts", "live ordinary hosts throttled as provider hosts are (-throttle-*)"},
 	}
 	for _, k := range knobs {
 		fs.Float64Var(k.p, k.name, *k.p, k.help)
@@ -101,6 +114,14 @@ func main() {
 	fs.IntVar(&cfg.RcptLimit, "rcpt-limit", cfg.RcptLimit, "recipients per transaction on limited hosts (452 4.5.3 beyond)")
 	fs.Int64Var(&cfg.MaxSize, "max-size", 10<<20, "SIZE limit in bytes")
 	fs.BoolVar(&cfg.DNSSEC, "dnssec", false, "set the AD bit on every answer, as a validating resolver would (for DANE)")
+	fs.IntVar(&cfg.Providers, "providers", 0, "big-provider domains p1.test ... (0: none)")
+	fs.Float64Var(&cfg.ProviderShare, "provider-share", cfg.ProviderShare, "share of all recipients at the providers, split evenly")
+	fs.IntVar(&cfg.ProviderHosts, "provider-hosts", cfg.ProviderHosts, "MX hosts per provider, all at one preference")
+	fs.IntVar(&cfg.ProviderAddrs, "provider-addrs", cfg.ProviderAddrs, "addresses per provider MX host")
+	fs.IntVar(&cfg.ProviderMaxConns, "throttle-conns", 0, "sessions at once per throttled host; beyond, 421 4.7.0 greeting (0: no limit)")
+	fs.IntVar(&cfg.ProviderMsgsPerConn, "throttle-msgs", 0, "transactions per connection on throttled hosts; the next MAIL gets 421 4.7.0 (0: no limit)")
+	fs.IntVar(&cfg.ProviderRcptRate, "throttle-rate", 0, "recipients per second per throttled host; beyond, 450 4.7.1 (0: no limit)")
+	fs.Float64Var(&cfg.Skew, "skew", 0, "Zipf exponent of the ordinary domains' sizes (0: -users each)")
 	duration := fs.Duration("duration", 10*time.Minute, "stop after this long")
 	report := fs.String("report", "", "write the JSON report to this file at exit and on SIGUSR1")
 	worldFile := fs.String("world", "", "write the world description as JSON to this file")

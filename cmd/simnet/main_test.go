@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +75,7 @@ func TestMain(m *testing.M) {
 }
 
 // TestFlags: simnet's flags all register (a name defined twice panics
-// at start) and -h lists the TLS knobs.
+// at start) and -h lists the TLS, provider and throttle knobs.
 func TestFlags(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-h")
 	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
@@ -82,9 +83,47 @@ func TestFlags(t *testing.T) {
 	if bytes.Contains(out, []byte("panic:")) || bytes.Contains(out, []byte("flag redefined")) {
 		t.Fatalf("simnet -h panicked:\n%s", out)
 	}
-	for _, want := range []string{"-starttls", "-tls-broken", "-tls12-only", "-dane-match", "-dane-mismatch", "-dnssec"} {
-		if !bytes.Contains(out, []byte(want)) {
+	for _, want := range []string{"-starttls", "-tls-broken", "-tls12-only", "-dane-match", "-dane-mismatch", "-dnssec",
+		"-providers", "-provider-share", "-provider-hosts", "-provider-addrs", "-throttle-conns", "-throttle-msgs",
+		"-throttle-rate", "-throttle-hosts", "-skew"} {
+		// PrintDefaults lists a flag as "  -name type" or "  -name".
+		if !bytes.Contains(out, []byte("\n  "+want+" ")) && !bytes.Contains(out, []byte("\n  "+want+"\n")) {
 			t.Errorf("simnet -h does not list %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestProviderFlags: the provider and throttle flags reach the world.
+func TestProviderFlags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.json")
+	cmd := exec.Command(os.Args[0], "-gen-only", "-world", path, "-domains", "50", "-hosts", "10", "-users", "4",
+		"-providers", "2", "-provider-share", "0.5", "-provider-hosts", "2", "-provider-addrs", "3",
+		"-throttle-conns", "4", "-throttle-msgs", "5", "-throttle-rate", "6", "-skew", "1")
+	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("simnet -gen-only: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w sim.World
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatalf("world JSON: %v", err)
+	}
+	var prov []*sim.Host
+	for _, h := range w.Hosts {
+		if strings.HasSuffix(h.Name, ".p1.test") || strings.HasSuffix(h.Name, ".p2.test") {
+			prov = append(prov, h)
+			if len(h.More) != 2 || h.MaxConns != 4 || h.MsgsPerConn != 5 || h.RcptRate != 6 {
+				t.Errorf("host %s: got %d more addresses, throttles %d/%d/%d; want 2, 4/5/6", h.Name, len(h.More), h.MaxConns, h.MsgsPerConn, h.RcptRate)
+			}
+		}
+	}
+	if len(prov) != 4 {
+		t.Errorf("provider hosts: got %d, want 4", len(prov))
+	}
+	if c := w.Config; c.Providers != 2 || c.ProviderShare != 0.5 || c.Skew != 1 {
+		t.Errorf("config: got providers %d share %v skew %v, want 2, 0.5, 1", c.Providers, c.ProviderShare, c.Skew)
 	}
 }

@@ -34,6 +34,22 @@ import "time"
 // raise it. MaxBound is the moment the last deliverable recipient could be
 // done: a client's measured time divided by MaxBound says how far from
 // perfect it is.
+//
+// Throttles (Host.RcptRate, throttle.go). The recipients whose best
+// preference hosts all throttle share those hosts' buckets: rho per
+// second each, and full at start, so with rate R = the sum of rho over
+// the hosts (R = rho*H for a provider of H hosts) the k-th of them (from
+// 0, in list order, counting those expected delivered) cannot be
+// accepted at RCPT before t_k = (k+1-R)/R seconds, and the first R cost
+// nothing. From RCPT to the 250 for the final dot take 2r more (3r
+// without PIPELINING), so its bound is max(unthrottled bound, t_k + 2r).
+// The bound for one recipient assumes list order; MaxBound does not
+// depend on it, since the last of a pool's N recipients waits t_(N-1)
+// whatever the order. MaxConns and MsgsPerConn are left out: one
+// connection can carry all of a host's recipients in one transaction
+// (provider hosts have no recipient limit) while others are opened
+// ahead, so they cost a client that plans well next to nothing, and a
+// bound that ignores a limit stays a lower bound.
 
 // dnsBound is the DNS part of the bound for a domain.
 func dnsBound(d *Domain) time.Duration {
@@ -63,14 +79,63 @@ func SMTPBound(h *Host) time.Duration {
 	return time.Duration(rounds) * h.RTT
 }
 
+// rcptTail is the time from a RCPT's arrival to the 250 for the final dot
+// of its transaction: the replies to the pipelined group, then the dot;
+// without PIPELINING the RCPT's reply, DATA's, then the dot.
+func rcptTail(h *Host) time.Duration {
+	if h.Pipelining {
+		return 2 * h.RTT
+	}
+	return 3 * h.RTT
+}
+
+// ratePool returns the first of the hosts a recipient of d may go to at
+// the best preference, which keys their shared buckets, and their summed
+// recipient rate; rate 0 when one of them does not throttle (a client
+// would use that one).
+func ratePool(d *Domain) (first *Host, rate int) {
+	if d.ImplicitHost != nil {
+		return d.ImplicitHost, d.ImplicitHost.RcptRate
+	}
+	best := -1
+	for _, m := range d.MX {
+		if m.Host == nil || m.Host.Kind != HostLive || (best >= 0 && m.Pref != best) {
+			continue
+		}
+		if best < 0 {
+			best, first = m.Pref, m.Host
+		}
+		if m.Host.RcptRate == 0 {
+			return first, 0
+		}
+		rate += m.Host.RcptRate
+	}
+	return first, rate
+}
+
+// throttleWait is t_k: when the k-th recipient (from 0) of a pool with
+// rate per second, whose buckets start full, can first be accepted.
+func throttleWait(k, rate int) time.Duration {
+	if k < rate {
+		return 0
+	}
+	return time.Duration(k+1-rate) * time.Second / time.Duration(rate)
+}
+
 // computeBounds fills Recipient.Bound and the world's maximum.
 func (w *World) computeBounds() {
 	w.maxBound = 0
+	seen := map[*Host]int{} // recipients so far per throttled pool, by its first host
 	for _, r := range w.Recipients {
 		if r.Expect != Delivered {
 			continue
 		}
-		r.Bound = dnsBound(r.Domain) + SMTPBound(r.Domain.MXHosts()[0])
+		h := r.Domain.MXHosts()[0]
+		r.Bound = dnsBound(r.Domain) + SMTPBound(h)
+		if first, rate := ratePool(r.Domain); rate > 0 {
+			r.Bound = max(r.Bound, throttleWait(seen[first], rate)+rcptTail(h))
+			seen[first]++
+		}
 		w.maxBound = max(w.maxBound, r.Bound)
 	}
 }

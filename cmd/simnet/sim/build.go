@@ -73,7 +73,8 @@ func Generate(cfg Config) (*World, error) {
 	if nLive < minLive {
 		return nil, fmt.Errorf("sim: %d hosts leave %d live after %d dead and %d refusing, need %d", H, nLive, nDead, nRefuse, minLive)
 	}
-	addrs, err := hostAddrs(cfg.FirstHostAddr, H)
+	// Provider hosts take the addresses after the ordinary hosts'.
+	addrs, err := hostAddrs(cfg.FirstHostAddr, H+cfg.providerAddrs())
 	if err != nil {
 		return nil, err
 	}
@@ -221,7 +222,10 @@ func Generate(cfg Config) (*World, error) {
 			}
 		}
 	}
+	prng := providerRNG(cfg)
+	w.addProviders(prng, live, addrs[H:])
 	w.makeRecipients(rng)
+	w.interleave(prng)
 	w.computeBounds()
 	return w, nil
 }
@@ -252,9 +256,10 @@ func (w *World) makeRecipients(rng *rand.Rand) {
 	cfg := w.Config
 	type slot struct{ d, u int }
 	var slots []slot
+	users := w.userCounts()
 	for di, d := range w.Domains {
-		d.Users = make([]string, cfg.Users)
-		for u := range cfg.Users {
+		d.Users = make([]string, users[di])
+		for u := range users[di] {
 			d.Users[u] = "user" + strconv.Itoa(u+1)
 			if d.deliverable() {
 				slots = append(slots, slot{di, u})
@@ -304,6 +309,7 @@ var deliveredReason = map[DomainKind]string{
 	KindImplicit:    "no MX: accepted by the domain's own address (implicit MX)",
 	KindCNAME:       "accepted by the MX of the CNAME target",
 	KindTruncate:    "MX answer only over TCP, accepted by the first MX",
+	KindProvider:    "accepted by one of the provider's MX hosts, all at one preference",
 }
 
 // pickTLS chooses the hosts that offer STARTTLS, with a generator of

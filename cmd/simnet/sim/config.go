@@ -13,9 +13,9 @@ import (
 // the same world, so a test or benchmark can name a world by its flags.
 type Config struct {
 	Seed    uint64
-	Domains int // number of recipient domains, d00001.test ...
-	Hosts   int // number of mail hosts, mx0001.hosts.test ..., including dead and refusing ones
-	Users   int // users per domain, user1 ... userN
+	Domains int // number of recipient domains, d00001.test ..., providers not included
+	Hosts   int // number of mail hosts, mx0001.hosts.test ..., including dead and refusing ones, providers' not included
+	Users   int // users per domain, user1 ... userN; with Providers or Skew, Domains*Users is the list's size
 
 	// Domain kinds. They are exclusive: a domain has one kind; the rest
 	// of the domains are "normal" (one or two live MX hosts).
@@ -83,6 +83,31 @@ type Config struct {
 	DNSAddr       string        // "127.0.0.1:0" picks a free port
 	SMTPPort      int           // 0 picks one free port that binds on every host address
 	FirstHostAddr netip.Addr    // default 127.1.0.1; host addresses never fall in 127.0.0.0/16
+
+	// A skewed "real list" world (provider.go, sizes.go). These knobs are
+	// left out of the JSON when zero, so that the description of a world
+	// without them stays byte for byte what tests and benchmarks recorded.
+	//
+	// Providers big-provider domains (p1.test ...) hold ProviderShare of
+	// the list, split evenly. Each has ProviderHosts MX hosts of its own,
+	// all at one preference, each with ProviderAddrs addresses. With
+	// providers, Domains*Users is the size of the whole list and the
+	// ordinary domains share the rest.
+	Providers     int     `json:",omitempty"`
+	ProviderShare float64 `json:",omitempty"` // default 0.4 with providers
+	ProviderHosts int     `json:",omitempty"` // default 3
+	ProviderAddrs int     `json:",omitempty"` // default 2
+	// Throttles of every provider host and of ThrottleHosts (a Share of
+	// the live ordinary hosts); 0 is off. See Host.MaxConns and the rest.
+	ProviderMaxConns    int     `json:",omitempty"`
+	ProviderMsgsPerConn int     `json:",omitempty"`
+	ProviderRcptRate    int     `json:",omitempty"`
+	ThrottleHosts       float64 `json:",omitempty"`
+	// Skew > 0 gives the ordinary domains Zipf-like sizes: the domain of
+	// rank k (d00001 is rank 1) gets users in proportion to k^-Skew, at
+	// least one, about N in all, N being Domains*Users less the
+	// providers' share (sizes.go).
+	Skew float64 `json:",omitempty"`
 }
 
 // DefaultConfig is a small world with every kind present, suitable for tests
@@ -138,7 +163,7 @@ func (c Config) withDefaults() Config {
 	if c.BurstWindow <= 0 {
 		c.BurstWindow = DefaultBurstWindow
 	}
-	return c
+	return c.providerDefaults()
 }
 
 // validate says what is wrong with a Config (after withDefaults).
@@ -164,7 +189,7 @@ func (c Config) validate() error {
 		"no-8bitmime": c.No8BitMIME, "no-size": c.NoSize, "no-enhanced": c.NoEnhanced, "helo-only": c.HeloOnly,
 		"rcpt-limited": c.RcptLimited, "defer-rcpts": c.DeferRcpts, "bounce-rcpts": c.BounceRcpts,
 		"starttls": c.StartTLS, "tls-broken": c.TLSBroken, "tls12-only": c.TLS12Only,
-		"dane-match": c.DANEMatch, "dane-mismatch": c.DANEMismatch,
+		"dane-match": c.DANEMatch, "dane-mismatch": c.DANEMismatch, "throttle-hosts": c.ThrottleHosts,
 	} {
 		if v < 0 || math.IsNaN(v) {
 			return fmt.Errorf("sim: knob %s=%v must be >= 0", name, v)
@@ -176,5 +201,5 @@ func (c Config) validate() error {
 	if c.RTT < 0 || c.DNSDelay < 0 {
 		return fmt.Errorf("sim: rtt %v and dns delay %v must be >= 0", c.RTT, c.DNSDelay)
 	}
-	return nil
+	return c.validateProviders()
 }

@@ -22,7 +22,7 @@ import (
 //   - a null-MX domain: "MX 0 .".
 //   - an NXDOMAIN domain and any unknown name in the zone: NXDOMAIN, with
 //     the SOA in the authority section.
-//   - a host name: its A record.
+//   - a host name: its A records (a provider host has several).
 //   - every other type, and AAAA everywhere (the world is IPv4 loopback
 //     only): NODATA, SOA in authority, SOA minimum 300.
 //   - names outside the zone: REFUSED, like an authoritative-only server.
@@ -105,7 +105,9 @@ func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
 		}
 	case w.hostByName[qn] != nil:
 		if qt == dns.TypeA {
-			r.Answer = append(r.Answer, aRR(qn, w.hostByName[qn].Addr))
+			for _, a := range w.hostByName[qn].Addrs() {
+				r.Answer = append(r.Answer, aRR(qn, a))
+			}
 		}
 	case qn == Zone:
 		switch qt {
@@ -179,7 +181,9 @@ func (s *dnsServer) records(r *dns.Msg, owner string, d *Domain, qt uint16) {
 			r.Answer = append(r.Answer, &dns.MX{Hdr: hdr(owner, dns.TypeMX), Preference: uint16(m.Pref), Mx: target})
 			if m.Host != nil && !seen[m.Host.Name] {
 				seen[m.Host.Name] = true
-				r.Extra = append(r.Extra, aRR(m.Host.Name, m.Host.Addr))
+				for _, a := range m.Host.Addrs() {
+					r.Extra = append(r.Extra, aRR(m.Host.Name, a))
+				}
 			}
 		}
 	case dns.TypeA:

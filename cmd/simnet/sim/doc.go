@@ -8,20 +8,30 @@
 //   - the world (Config, Generate, World, Host, Domain, Recipient): which
 //     domain is of which kind (shared MX, dead or refusing first MX,
 //     crossed MX, implicit MX, CNAME, null MX, NXDOMAIN, silent,
-//     truncated, delayed), which host has which SMTP features, and what a
-//     correct client ends up with for every recipient (Outcome, Reason);
+//     truncated, delayed, big provider), which host has which SMTP
+//     features and throttles, and what a correct client ends up with for
+//     every recipient (Outcome, Reason);
+//   - the shape of the list (sizes.go, provider.go): big providers with
+//     several equal-preference MX hosts of several addresses each, a
+//     share of the list spread through it, and Zipf-like domain sizes;
 //   - DNS (dns.go, dnsserver.go): the zone "test" over UDP and TCP on one
 //     address, with drops, truncation and per-query delays that never
 //     serialize;
-//   - the mail hosts (hosts.go, smtp.go, dead.go): receivers whose reply
-//     delay models a round trip, dead hosts whose connect hangs, refusing
-//     hosts with no listener;
-//   - the report (report.go): every delivery with its message hash, counts
-//     of connections, transactions, recipients per transaction, DNS queries
-//     and duplicates;
+//   - the mail hosts (hosts.go, smtp.go, dead.go, throttle.go): receivers
+//     whose reply delay models a round trip, on one or more addresses,
+//     some throttling senders (421 for too many connections or messages,
+//     450 4.7.1 beyond a recipient rate) over all their addresses
+//     together, dead hosts whose connect hangs, refusing hosts with no
+//     listener;
+//   - the report (report.go, hostreport.go): every delivery with its
+//     message hash, counts of connections, transactions, recipients per
+//     transaction, DNS queries and duplicates; per host, peak sessions and
+//     the throttles' replies, and for throttling hosts the times of
+//     accepts and 421s, so a test can ask whether a client came back too
+//     soon after a 421 (Report.ConnectsWithin);
 //   - the generator and the bound (generate.go, bound.go): the recipient
 //     list, a ready LMTP session, and the earliest time any client could
-//     be done, for measured/bound ratios.
+//     be done, for measured/bound ratios, recipient rates included.
 //
 // A test or benchmark in another package starts a world in-process:
 //

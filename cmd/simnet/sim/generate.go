@@ -107,12 +107,13 @@ func (w *World) Summary() string {
 		w.Config.Seed, len(w.Domains), len(w.Hosts), hk[HostLive], hk[HostDead], hk[HostRefuse], len(w.Recipients))
 	b.WriteString("domain kinds:")
 	for _, k := range []DomainKind{KindNormal, KindShare, KindDeadFirst, KindRefuseFirst, KindCrossed, KindImplicit,
-		KindCNAME, KindNullMX, KindNXDomain, KindSilent, KindTruncate} {
+		KindCNAME, KindNullMX, KindNXDomain, KindSilent, KindTruncate, KindProvider} {
 		if kinds[k] > 0 {
 			fmt.Fprintf(&b, " %s=%d", k, kinds[k])
 		}
 	}
 	e := w.Expected()
 	fmt.Fprintf(&b, "\nexpected: delivered=%d deferred=%d bounced=%d, bound %v\n", e[Delivered], e[Deferred], e[Bounced], w.MaxBound())
+	b.WriteString(w.providerSummary())
 	return b.String()
 }

@@ -26,6 +26,8 @@ type hosts struct {
 	conns map[net.Conn]struct{}
 	// serves is Host.Serves as sets, for RCPT.
 	serves map[*Host]map[string]bool
+	// gates holds each host's throttle state, by Host.Index.
+	gates []gate
 }
 
 // bindHosts binds every live and dead host on port. With port 0 it takes
@@ -72,11 +74,19 @@ func bindHostsOnce(w *World, first *Host, port uint16) (lns []net.Listener, dead
 			dead = append(dead, d)
 			return nil
 		}
-		l, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(ap))
-		if err != nil {
-			return fmt.Errorf("sim: host %s: listen %v: %w", h.Name, ap, err)
+		for _, a := range h.Addrs() {
+			if port == 0 && len(lns) > 0 {
+				// The first address chose the port; the host's
+				// other addresses take it too.
+				port = lns[0].Addr().(*net.TCPAddr).AddrPort().Port()
+			}
+			ap = netip.AddrPortFrom(a, port)
+			l, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(ap))
+			if err != nil {
+				return fmt.Errorf("sim: host %s: listen %v: %w", h.Name, ap, err)
+			}
+			lns = append(lns, l)
 		}
-		lns = append(lns, l)
 		return nil
 	}
 	if err := bind(first); err != nil {
@@ -112,7 +122,7 @@ func startHosts(w *World, st *stats, port int) (*hosts, error) {
 		return nil, err
 	}
 	s := &hosts{world: w, stats: st, port: p, lns: lns, dead: dead, stop: make(chan struct{}),
-		conns: map[net.Conn]struct{}{}, serves: map[*Host]map[string]bool{}}
+		conns: map[net.Conn]struct{}{}, serves: map[*Host]map[string]bool{}, gates: newGates(w, time.Now())}
 	for _, h := range w.Hosts {
 		set := make(map[string]bool, len(h.Serves))
 		for _, d := range h.Serves {
@@ -193,17 +203,35 @@ func (s *hosts) accept(l net.Listener, h *Host) {
 		}
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
-		id := s.stats.conn(h.Name)
+		g := &s.gates[h.Index]
+		open, admitted := g.enter(h.MaxConns)
+		id := s.stats.accept(h, at, open, admitted)
 		s.stats.mark(PhaseConnect, at)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			newSession(s, h, c, id).run(at)
+			ss := newSession(s, h, c, id)
+			if admitted {
+				ss.gate = g
+				ss.run(at)
+				ss.release()
+			} else {
+				ss.refuse(at)
+			}
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
 			c.Close()
 		}()
+	}
+}
+
+// fill fills every throttling host's recipient bucket, as at start.
+func (s *hosts) fill(now time.Time) {
+	for _, h := range s.world.Hosts {
+		if h.RcptRate > 0 {
+			s.gates[h.Index].fill(h.RcptRate, now)
+		}
 	}
 }
 

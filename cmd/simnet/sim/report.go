@@ -89,6 +89,12 @@ type Report struct {
 	Bound        time.Duration `json:"bound_ns"`
 	// Ratio is LastDelivery / Bound once nothing is missing (0 before).
 	Ratio float64 `json:"ratio"`
+	// Hosts is what each host saw of its sessions and throttles, for
+	// every host that accepted a connection and every throttling host;
+	// HostTotals sums them (its PeakSessions is the most sessions open
+	// at once over all hosts).
+	Hosts      map[string]HostCounts `json:"hosts"`
+	HostTotals HostCounts            `json:"host_totals"`
 }
 
 // DNSCount sums the queries for a name and type (e.g. "MX") over both
@@ -114,6 +120,7 @@ func (r *Report) Summary() string {
 	} else {
 		fmt.Fprintf(&b, "last delivery %v, bound %v\n", r.LastDelivery.Round(time.Millisecond), r.Bound)
 	}
+	b.WriteString(r.throttleSummary())
 	return b.String()
 }
 
@@ -141,7 +148,9 @@ type delivery struct {
 type stats struct {
 	mu         sync.Mutex
 	origin     time.Time
-	conns      map[string]int
+	hosts      map[string]*hostSeen
+	sessions   int // open now, over all hosts
+	peak       int
 	nconns     int
 	connSeq    uint64
 	txns       int
@@ -180,7 +189,7 @@ func (s *stats) markLocked(phase string, t time.Time) {
 }
 
 func newStats() *stats {
-	return &stats{origin: time.Now(), conns: map[string]int{}, hist: map[int]int{}, dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
+	return &stats{origin: time.Now(), hosts: map[string]*hostSeen{}, hist: map[int]int{}, dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
 }
 
 func (s *stats) markStart() {
@@ -202,16 +211,6 @@ func (s *stats) dnsDrop() {
 	s.mu.Unlock()
 }
 
-// conn counts an accepted connection and returns its id.
-func (s *stats) conn(host string) uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.conns[host]++
-	s.nconns++
-	s.connSeq++
-	return s.connSeq
-}
-
 // txn records a transaction whose data was accepted.
 func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, hash, tlsVersion string, at time.Time) {
 	s.mu.Lock()
@@ -231,7 +230,7 @@ func (s *stats) report(w *World) Report {
 	r := Report{
 		Elapsed:             time.Since(s.origin),
 		Connections:         s.nconns,
-		ConnectionsPerHost:  make(map[string]int, len(s.conns)),
+		ConnectionsPerHost:  make(map[string]int, len(s.hosts)),
 		Transactions:        s.txns,
 		RcptsPerTransaction: make(map[int]int, len(s.hist)),
 		Deliveries:          make([]Delivery, len(s.deliveries)),
@@ -241,9 +240,7 @@ func (s *stats) report(w *World) Report {
 		Bound:               w.MaxBound(),
 		DNSDropped:          s.dropped,
 	}
-	for h, n := range s.conns {
-		r.ConnectionsPerHost[h] = n
-	}
+	s.hostReport(w, &r)
 	for _, name := range phaseOrder {
 		ph := Phase{Name: name}
 		if p := s.phases[name]; p != nil {

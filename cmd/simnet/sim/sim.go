@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"time"
 )
 
 // Sim is a running world: its DNS server and every mail host.
@@ -53,22 +54,34 @@ func (s *Sim) DNSAddr() netip.AddrPort { return s.dns.addr }
 func (s *Sim) SMTPPort() int { return int(s.hosts.port) }
 
 // HostAddr is where a host's SMTP service is (or would be, for refusing
-// hosts).
+// hosts), on its first address; see Host.Addrs for the others.
 func (s *Sim) HostAddr(h *Host) netip.AddrPort { return netip.AddrPortFrom(h.Addr, s.hosts.port) }
 
 // MarkStart sets the origin of every "time since start" in the report to
 // now; a benchmark calls it just before it starts the client, so report
-// times compare directly with the bound.
-func (s *Sim) MarkStart() { s.stats.markStart() }
+// times compare directly with the bound. It also fills every throttling
+// host's recipient bucket: the bound assumes them full at the start.
+func (s *Sim) MarkStart() {
+	s.stats.markStart()
+	s.hosts.fill(time.Now())
+}
 
 // Report returns a snapshot of what the world has seen so far.
 func (s *Sim) Report() Report { return s.stats.report(s.World) }
 
 // ReadyLine is the line the command prints once the world serves.
 func (s *Sim) ReadyLine() string {
-	first, last := s.World.Hosts[0].Addr, s.World.Hosts[len(s.World.Hosts)-1].Addr
-	return fmt.Sprintf("simnet: ready dns=%v smtp-port=%d hosts=%d domains=%d host-addrs=%v-%v",
+	// Hosts take their addresses in order, so the last host's last
+	// address is the highest.
+	hs := s.World.Hosts
+	addrs := hs[len(hs)-1].Addrs()
+	first, last := hs[0].Addr, addrs[len(addrs)-1]
+	line := fmt.Sprintf("simnet: ready dns=%v smtp-port=%d hosts=%d domains=%d host-addrs=%v-%v",
 		s.DNSAddr(), s.SMTPPort(), len(s.World.Hosts), len(s.World.Domains), first, last)
+	if n := s.World.Config.Providers; n > 0 {
+		line += fmt.Sprintf(" providers=%d", n)
+	}
+	return line
 }
 
 // Close stops every server, drops pending delayed answers and waits until

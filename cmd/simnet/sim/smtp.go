@@ -51,6 +51,11 @@ type session struct {
 	// starting: STARTTLS was accepted; the 220 goes out, then the
 	// handshake.
 	starting bool
+	// gate is the host's throttle gate while the session holds a slot
+	// in it; nil once given back (release).
+	gate *gate
+	// closing is the kind of 421 the session ends with, "" for none.
+	closing string
 
 	greeted, esmtp bool
 	inTx           bool
@@ -132,10 +137,35 @@ func (ss *session) run(accepted time.Time) {
 		if len(ss.out) > 0 && !ss.flush(ch.at) {
 			return
 		}
+		if ss.closing != "" {
+			ss.srv.stats.sent421(ss.h, ss.closing, time.Now())
+		}
 		if ss.quit {
 			return
 		}
 		partial = append([]byte(nil), partial...) // do not pin the old read buffers
+	}
+}
+
+// refuse sends a connection beyond the host's MaxConns its 421 greeting,
+// at the same delay as a 220, and ends it.
+func (ss *session) refuse(accepted time.Time) {
+	enh := ""
+	if ss.h.Enhanced {
+		enh = "4.7.0 "
+	}
+	ss.out = fmt.Appendf(ss.out, "421 %s%s too many connections, try again later\r\n", enh, ss.h.Name)
+	if ss.flush(accepted) {
+		ss.srv.stats.sent421(ss.h, TooManyConnections, time.Now())
+	}
+}
+
+// release gives the session's slot in its host's gate back, once.
+func (ss *session) release() {
+	if ss.gate != nil {
+		ss.gate.leave()
+		ss.gate = nil
+		ss.srv.stats.leave()
 	}
 }
 
@@ -303,6 +333,7 @@ func (ss *session) command(l string) {
 	case "QUIT":
 		ss.reply(221, "2.0.0", "Bye")
 		ss.quit = true
+		ss.release()
 	default:
 		ss.reply(500, "5.5.2", "Error: command not recognized")
 	}
@@ -331,6 +362,12 @@ func (ss *session) mail(arg string) {
 	}
 	if ss.inTx {
 		ss.reply(503, "5.5.1", "Error: nested MAIL command")
+		return
+	}
+	if ss.h.MsgsPerConn > 0 && ss.txn >= ss.h.MsgsPerConn {
+		ss.reply(421, "4.7.0", ss.h.Name+" too many messages on this connection, try again later")
+		ss.closing, ss.quit = TooManyMessages, true
+		ss.release()
 		return
 	}
 	from, params, ok := path(arg, "FROM:")
@@ -395,6 +432,9 @@ func (ss *session) rcpt(arg string) {
 		ss.reply(450, "4.2.0", "<"+to+">: Recipient address rejected: try again later")
 	case strings.HasPrefix(local, "bounce-"):
 		ss.reply(550, "5.1.1", "<"+to+">: Recipient address rejected: mailbox unavailable")
+	case ss.h.RcptRate > 0 && !ss.srv.gates[ss.h.Index].take(ss.h.RcptRate, time.Now()):
+		ss.srv.stats.rateLimited(ss.h)
+		ss.reply(450, "4.7.1", "<"+to+">: rate limited, try again later")
 	default:
 		ss.rcpts = append(ss.rcpts, r.Addr)
 		ss.reply(250, "2.1.5", "Ok")

@@ -31,6 +31,9 @@ const (
 	KindNXDomain    DomainKind = "nxdomain"
 	KindSilent      DomainKind = "silent"
 	KindTruncate    DomainKind = "truncate"
+	// KindProvider is a big provider (Config.Providers): several MX hosts
+	// of its own at one preference, each on several addresses.
+	KindProvider DomainKind = "provider"
 )
 
 // HostKind says whether a host answers.
@@ -53,7 +56,8 @@ const (
 	Bounced   Outcome = "bounced"
 )
 
-// Host is one mail host on its own loopback address.
+// Host is one mail host on its own loopback address (a provider host on
+// several).
 type Host struct {
 	Index        int        `json:"index"`
 	Name         string     `json:"name"` // FQDN without trailing dot, lower case
@@ -78,6 +82,28 @@ type Host struct {
 	// for: every domain it is an MX of, at any preference, or the implicit
 	// MX of.
 	Serves []string `json:"serves,omitempty"`
+	// More are a provider host's further addresses: its name has an A
+	// record for each and it listens on each, as one host.
+	More []netip.Addr `json:"more_addrs,omitempty"`
+	// Throttles, counted over all the host's addresses together; 0 is
+	// off. MaxConns: sessions open at once; the connection beyond gets a
+	// 421 greeting and is closed. MsgsPerConn: MAIL commands accepted on
+	// one connection; the next MAIL gets 421 and the connection is closed.
+	// RcptRate: recipients accepted per second, from a bucket holding one
+	// second's worth, full at start; a RCPT beyond it gets 450 4.7.1.
+	MaxConns    int `json:"max_conns,omitempty"`
+	MsgsPerConn int `json:"msgs_per_conn,omitempty"`
+	RcptRate    int `json:"rcpt_rate,omitempty"`
+}
+
+// Addrs returns every address of the host, Addr first.
+func (h *Host) Addrs() []netip.Addr {
+	return append([]netip.Addr{h.Addr}, h.More...)
+}
+
+// Throttled says whether any throttle of the host is on.
+func (h *Host) Throttled() bool {
+	return h.MaxConns > 0 || h.MsgsPerConn > 0 || h.RcptRate > 0
 }
 
 // MX is one MX record of a domain. Host is nil for the null MX.
@@ -146,7 +172,7 @@ type World struct {
 // Host returns the host with that name (any case, trailing dot allowed).
 func (w *World) Host(name string) *Host { return w.hostByName[canon(name)] }
 
-// HostByAddr returns the host on that address.
+// HostByAddr returns the host on that address (any of its addresses).
 func (w *World) HostByAddr(a netip.Addr) *Host { return w.hostByAddr[a] }
 
 // HostByName finds a host by its name (lower case, no trailing dot).
