@@ -3,7 +3,6 @@ package smtpfeed
 import (
 	"fmt"
 	"net/netip"
-	"slices"
 	"smtpfeed/proto/tlspolicy"
 	"strings"
 	"time"
@@ -146,6 +145,7 @@ type mxLookup struct {
 	temp     []string
 	timer    *reactor.Timer
 	done     func(MXResult)
+	asking   []uint8 // per host, address questions not yet answered
 	pending  int // address questions not yet answered
 	hops     int // CNAMEs followed
 	state    mxState
@@ -297,10 +297,10 @@ func (l *mxLookup) hostsFromMX(now time.Time, rep reply) {
 			}
 		}
 	}
+	// A host whose glue lacks a family is asked for it: glue is
+	// whatever the server had at hand, often only A records.
 	for i, m := range mx {
-		if len(l.hosts[i].Addrs) == 0 {
-			l.askAddrs(now, i, m.Host)
-		}
+		l.askAddrs(now, i, m.Host)
 	}
 	if l.dane && rep.set.secure {
 		for i := range l.hosts {
@@ -336,14 +336,23 @@ func (l *mxLookup) askTLSA(now time.Time, i int) {
 	})
 }
 
-// askAddrs asks the A (and AAAA) records of host i under name.
+// askAddrs asks host i's A and AAAA records under name, but a family
+// its addresses already have (from glue) and AAAA with -N 4.
 func (l *mxLookup) askAddrs(now time.Time, i int, name string) {
-	types := []uint16{dns.TypeA, dns.TypeAAAA}
-	if l.r.cfg.IPv4Only {
-		types = types[:1]
+	if l.asking == nil {
+		l.asking = make([]uint8, len(l.hosts))
 	}
-	for _, t := range types {
+	have4, have6 := false, false
+	for _, a := range l.hosts[i].Addrs {
+		have4 = have4 || a.Addr.Is4()
+		have6 = have6 || !a.Addr.Is4()
+	}
+	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
+		if (t == dns.TypeA && have4) || (t == dns.TypeAAAA && (have6 || l.r.cfg.IPv4Only)) {
+			continue
+		}
 		l.pending++
+		l.asking[i]++
 		l.askAddr(now, i, name, t, 0)
 	}
 }
@@ -361,6 +370,7 @@ func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int
 			rep = reply{neg: cache.Failure, why: fmt.Sprintf("more than %d CNAMEs (a loop?) at %s", resolv.MaxCNAME, resolv.Bare(rep.set.canonical))}
 		}
 		l.pending--
+		l.asking[i]--
 		h := &l.hosts[i]
 		switch rep.neg {
 		case 0:
@@ -389,12 +399,31 @@ func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int
 	})
 }
 
-// settle ends the lookup once no address question is pending.
+// settle ends the lookup once no address question is pending. Once
+// every host still asked has an address of the other family, the rest
+// get ResolutionDelay (RFC 8305 §3): a name server that drops AAAA
+// questions costs that, not the lookup's timeout.
 func (l *mxLookup) settle(now time.Time) {
-	if l.state != mxAskAddrs || l.pending > 0 {
+	if l.state != mxAskAddrs {
 		return
 	}
-	l.finish(now, l.hostsOutcome())
+	if l.pending == 0 {
+		l.finish(now, l.hostsOutcome())
+		return
+	}
+	for i, n := range l.asking {
+		if n > 0 && len(l.hosts[i].Addrs) == 0 {
+			return
+		}
+	}
+	for i := range l.hosts {
+		if l.hosts[i].DANE == daneAsking {
+			return // TLSA answers are no extra: DANE waits for them
+		}
+	}
+	if at := now.Add(ResolutionDelay); at.Before(l.timer.When()) {
+		l.r.loop.ResetTimer(l.timer, at)
+	}
 }
 
 func (l *mxLookup) hostsOutcome() *Failure {
@@ -417,8 +446,8 @@ func (l *mxLookup) hostsOutcome() *Failure {
 	return failNoHost(l.domain, strings.Join(why, "; "))
 }
 
-// capAddrs orders each host's addresses (IPv4 first, or IPv6 with
-// PreferIPv6) and keeps at most
+// capAddrs orders each host's addresses, the two families interleaved
+// (RFC 8305 §4), IPv4 first or IPv6 with PreferIPv6, and keeps at most
 // MaxHostAddrs of each and MaxMXAddrs in all, best MX first; the hosts
 // past the last address kept are dropped.
 func (l *mxLookup) capAddrs() {
@@ -429,23 +458,45 @@ func (l *mxLookup) capAddrs() {
 			return
 		}
 		h := &l.hosts[i]
-		first := !l.r.cfg.PreferIPv6 // the family kept first: IPv4 unless -N 6
-		slices.SortStableFunc(h.Addrs, func(a, b HostAddr) int {
-			return boolInt(b.Addr.Is4() == first) - boolInt(a.Addr.Is4() == first)
-		})
+		h.Addrs = interleave(h.Addrs, !l.r.cfg.PreferIPv6)
 		h.Addrs = h.Addrs[:min(len(h.Addrs), l.r.cfg.MaxHostAddrs, budget)]
 		budget -= len(h.Addrs)
 	}
 }
 
+// ResolutionDelay is how long a lookup waits for a family's addresses
+// once every host has the other's (RFC 8305 §3 recommends 50 ms).
+const ResolutionDelay = 50 * time.Millisecond
+
 // wantFamily reports whether a is of a family in use (-N 4).
 func (r *Resolver) wantFamily(a netip.Addr) bool { return a.Is4() || !r.cfg.IPv4Only }
 
-func boolInt(b bool) int {
-	if b {
-		return 1
+// interleave orders addresses by family in turn, the first of the
+// family preferred (IPv4 when v4First) first, each family in the order
+// given: a host whose first address is unreachable is tried over the
+// other family next.
+func interleave(addrs []HostAddr, v4First bool) []HostAddr {
+	var pref, other []HostAddr
+	for _, a := range addrs {
+		if a.Addr.Is4() == v4First {
+			pref = append(pref, a)
+		} else {
+			other = append(other, a)
+		}
 	}
-	return 0
+	if len(pref) == 0 || len(other) == 0 {
+		return addrs
+	}
+	out := addrs[:0:0]
+	for i := 0; i < len(pref) || i < len(other); i++ {
+		if i < len(pref) {
+			out = append(out, pref[i])
+		}
+		if i < len(other) {
+			out = append(out, other[i])
+		}
+	}
+	return out
 }
 
 func (l *mxLookup) onTimeout(now time.Time) {

@@ -29,7 +29,10 @@ type zone struct {
 	garbleAll bool
 	// ad sets the AD bit on every answer: a validating resolver's
 	// "secure".
-	ad    bool
+	ad bool
+	// glueA leaves AAAA records out of MX answers' additional
+	// sections, as many servers do.
+	glueA bool
 	extra map[string][]dns.RR // additional records added to answers for a name
 	// before, when set, may write extra datagrams (forgeries) before the
 	// real answer; it runs on the server's goroutine.
@@ -126,7 +129,7 @@ func (z *zone) fill(m *dns.Msg, name string, qtype uint16) {
 				m.Answer = append(m.Answer, r)
 				if mx, ok := r.(*dns.MX); ok {
 					for _, a := range z.byName[strings.ToLower(mx.Mx)] {
-						if strings.EqualFold(a.Header().Name, mx.Mx) && strings.HasSuffix(strings.ToLower(mx.Mx), ".test.") && (a.Header().Rrtype == dns.TypeA || a.Header().Rrtype == dns.TypeAAAA) {
+						if strings.EqualFold(a.Header().Name, mx.Mx) && strings.HasSuffix(strings.ToLower(mx.Mx), ".test.") && (a.Header().Rrtype == dns.TypeA || (a.Header().Rrtype == dns.TypeAAAA && !z.glueA)) {
 							m.Extra = append(m.Extra, a)
 						}
 					}
