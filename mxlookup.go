@@ -146,8 +146,8 @@ type mxLookup struct {
 	timer    *reactor.Timer
 	done     func(MXResult)
 	asking   []uint8 // per host, address questions not yet answered
-	pending  int // address questions not yet answered
-	hops     int // CNAMEs followed
+	pending  int     // address questions not yet answered
+	hops     int     // CNAMEs followed
 	state    mxState
 	implicit bool
 	starting bool
