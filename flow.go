@@ -41,6 +41,9 @@ const (
 	// growAtLockstep is the same for a host without PIPELINING, where
 	// each recipient costs a round trip.
 	growAtLockstep = 8
+	// cautiousDeliveries is how many windows' worth of delivering
+	// transactions, after a throttle, earn the window one more lane.
+	cautiousDeliveries = 4
 )
 
 // flow is one MX host's concurrency, shared by the destinations (one
@@ -113,7 +116,9 @@ func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
 
 // success is positive feedback: a session got ready, or a transaction
 // delivered. Slow start grows the window by one each time; once a
-// throttle was seen, by one per window's worth.
+// throttle was seen, by one per cautiousDeliveries windows' worth: a
+// host that refused at some count is asked for one more only now and
+// then.
 func (f *flow) success() {
 	f.strikes = 0
 	if f.window >= f.ceiling() {
@@ -123,26 +128,29 @@ func (f *flow) success() {
 		f.window++
 		return
 	}
-	if f.credit++; f.credit >= f.window {
+	if f.credit++; f.credit >= cautiousDeliveries*f.window {
 		f.credit = 0
 		f.window++
-		f.e.cfg.Log.Notice(fmt.Sprintf("%s: concurrency %d -> %d after %d deliveries without a throttle", f.name, f.window-1, f.window, f.window-1))
+		f.e.cfg.Log.Notice(fmt.Sprintf("%s: concurrency %d -> %d after %d deliveries without a throttle", f.name, f.window-1, f.window, cautiousDeliveries*(f.window-1)))
 	}
 }
 
-// throttled is negative feedback: the host refused for load. The window
-// drops to one less than the lanes that provoked it, and nothing new
-// starts until the back-off passes. A burst of refusals (every lane
-// hearing 421 at once) counts once: those during the back-off only
-// wait it out.
+// throttled is negative feedback: the host refused for load, on one of
+// its lanes (still counted in f.lanes). The window drops to the lanes
+// besides it, so a burst of refusals (every lane beyond a host's limit
+// hearing 421 at once) leaves it at what the host took; nothing new
+// starts until the back-off passes, set by the first of the burst.
 func (f *flow) throttled(why string) {
 	f.e.stats.Throttled++
+	old := f.window
+	f.window = max(1, min(f.window, f.lanes-1))
+	f.cautious, f.credit = true, 0
 	if f.backingOff() {
+		if f.window != old {
+			f.e.cfg.Log.Notice(fmt.Sprintf("%s: concurrency %d -> %d after %s", f.name, old, f.window, why))
+		}
 		return
 	}
-	old := f.window
-	f.window = max(1, min(f.window, f.lanes)-1)
-	f.cautious, f.credit = true, 0
 	wait := f.e.cfg.Backoff << min(f.strikes, maxBackoffDoublings)
 	f.strikes++
 	// Jitter of ±25%: hosts throttled together are not asked again in
