@@ -62,6 +62,9 @@ type flow struct {
 	until          time.Time // nothing new starts before (back-off)
 	timer          *reactor.Timer
 	peak           int // most lanes at once
+	// perConn is the transactions a connection the host was seen to
+	// take before it refused the next MAIL with 421; 0: none seen.
+	perConn int
 	// tokens is the rate limit's bucket (-rate), refilled as of filled.
 	tokens float64
 	filled time.Time
@@ -110,6 +113,28 @@ func (f *flow) opened() {
 }
 
 func (f *flow) closed() { f.lanes-- }
+
+// refusedMail learns from a 421 to MAIL on a lane that had begun txns
+// transactions (the refused one included) that the host takes
+// txns-1 a connection: lanes stop there from now on, as -reuse-limit
+// makes them, and the host is not refused into it again.
+func (f *flow) refusedMail(txns int) {
+	if n := txns - 1; n >= 1 && (f.perConn == 0 || n < f.perConn) {
+		f.perConn = n
+		f.e.cfg.Log.Notice(fmt.Sprintf("%s: refuses the message after %d on one connection: at most %d a connection from now on", f.name, n, n))
+	}
+}
+
+// connTransactions is the most transactions a lane of the host may
+// begin: -reuse-limit, or less where the host was seen to refuse more;
+// 0: no cap.
+func (f *flow) connTransactions() int {
+	limit := f.e.cfg.ConnTransactions
+	if f.perConn > 0 && (limit == 0 || f.perConn < limit) {
+		limit = f.perConn
+	}
+	return limit
+}
 
 // ceiling is the most lanes the host may ever have (-P).
 func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
@@ -209,15 +234,16 @@ func (d *dest) quota(l *lane, idle int) int {
 	if n <= enough {
 		q = (n + idle - 1) / max(idle, 1)
 	}
-	if limit := d.e.cfg.ConnTransactions; limit > 0 {
+	if limit := d.flow.connTransactions(); limit > 0 {
 		q = min(q, (limit-l.txns)*d.e.cfg.SMTP.MaxRcpts)
 	}
 	return d.flow.rated(q)
 }
 
-// spent reports a lane that has begun its -reuse-limit transactions.
+// spent reports a lane that has begun the transactions its host's
+// connections may carry (connTransactions).
 func (l *lane) spent() bool {
-	limit := l.d.e.cfg.ConnTransactions
+	limit := l.d.flow.connTransactions()
 	return limit > 0 && l.txns >= limit
 }
 

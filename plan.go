@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"smtpfeed/proto/smtp"
 	"smtpfeed/reactor"
 )
 
@@ -370,6 +371,9 @@ func (d *dest) failed(l *lane, r *rcpt, err error) {
 		// back-off (throttle.go), not for the next MX.
 		relay := relayName(d.name, c)
 		if slices.Contains(d.lanes, l) {
+			if ce := (*smtp.ConnError)(nil); errors.As(err, &ce) && ce.AtMail() {
+				d.flow.refusedMail(l.txns)
+			}
 			d.flow.throttled(fmt.Sprintf("%s said %s", relay, rep))
 			d.detach(l)
 		}

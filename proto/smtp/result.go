@@ -84,6 +84,10 @@ func (e *ConnError) Error() string {
 
 func (e *ConnError) Unwrap() error { return e.Err }
 
+// AtMail reports a session ended by the reply to MAIL FROM: a host
+// that counts transactions a connection says so there.
+func (e *ConnError) AtMail() bool { return e.Doing == stateDoing[stateMail] }
+
 // ErrTimeout is the error of a server that did not answer in time.
 var ErrTimeout = timeoutError{}
 
