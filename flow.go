@@ -139,18 +139,20 @@ func (f *flow) connTransactions() int {
 // ceiling is the most lanes the host may ever have (-P).
 func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
 
-// success is positive feedback: a session got ready, or a transaction
-// delivered. Slow start grows the window by one each time; once a
-// throttle was seen, by one per cautiousDeliveries windows' worth: a
-// host that refused at some count is asked for one more only now and
-// then.
-func (f *flow) success() {
+// success is positive feedback: a session got ready (step 2), or a
+// transaction delivered (step 1). In slow start the window grows by the
+// step: each lane that gets ready makes room for itself and one more,
+// so the lanes opening double each round of connect, greeting and EHLO.
+// Once a throttle was seen, it grows by one per cautiousDeliveries
+// windows' worth of deliveries: a host that refused at some count is
+// asked for one more only now and then.
+func (f *flow) success(step int) {
 	f.strikes = 0
 	if f.window >= f.ceiling() {
 		return
 	}
 	if !f.cautious {
-		f.window++
+		f.window = min(f.window+step, f.ceiling())
 		return
 	}
 	if f.credit++; f.credit >= cautiousDeliveries*f.window {
