@@ -36,6 +36,10 @@ type figures struct {
 	conns, txns           int
 	hostsUsed, deadFirsts int // live hosts that should receive mail; dead first MX hosts
 	idealTxns             int // one per used host per transaction limit
+	// oneEnough counts the pipelining hosts with work enough for one
+	// connection (three transactions' worth at most), moreConns those of
+	// them that got more than one.
+	oneEnough, moreConns int
 
 	dnsTotal, dnsNames, dnsRepeats int
 	repeated                       []sim.DNSCount // (name, type, transport) asked more than once
@@ -129,6 +133,12 @@ func measure(w *sim.World, r *run, connect time.Duration) *figures {
 			limit = min(limit, h.RcptLimit)
 		}
 		f.idealTxns += (n + limit - 1) / limit
+		if h.Pipelining && n <= 3*limit {
+			f.oneEnough++
+			if rep.ConnectionsPerHost[h.Name] > 1 {
+				f.moreConns++
+			}
+		}
 	}
 	names := map[string]bool{}
 	for _, q := range rep.DNSQueries {
