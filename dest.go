@@ -219,6 +219,23 @@ func (d *dest) raceFired(now time.Time) {
 	}
 }
 
+// raceDelay is how long the first connect waits before its recipients
+// also try their next address: FamilyRaceDelay when that is the same
+// host over the other family (Happy Eyeballs, RFC 8305), else RaceDelay.
+func (d *dest) raceDelay() time.Duration {
+	delay := d.e.cfg.RaceDelay
+	for _, r := range d.waiting {
+		if r.dom == nil || r.is(rcptDone) {
+			continue
+		}
+		if addrs := r.dom.mx[r.pos].Addrs; int(r.apos)+1 < len(addrs) && addrs[r.apos+1].Addr.Is4() != d.addr.Is4() {
+			return min(delay, FamilyRaceDelay)
+		}
+		break // the recipients of a host share its list, mostly: the first says
+	}
+	return delay
+}
+
 // race1 sends r on to its next address if it has one, reporting whether
 // it went.
 func (d *dest) race1(r *rcpt) bool {

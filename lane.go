@@ -60,7 +60,7 @@ func (d *dest) open() *lane {
 	d.flow.opened()
 	if len(d.lanes) == 1 {
 		d.raced = false
-		l.race = e.loop.AddTimer(e.loop.Now().Add(e.cfg.RaceDelay), d.raceFired)
+		l.race = e.loop.AddTimer(e.loop.Now().Add(d.raceDelay()), d.raceFired)
 	}
 	if e.tls.strict {
 		c.SetAdmit(func(tx *smtp.Envelope, i int) error {

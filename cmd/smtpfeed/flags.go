@@ -125,6 +125,7 @@ type options struct {
 	helo       string
 	ipv4       bool
 	family     string
+	prefer     string
 	one, apart bool
 	rcptMax    int
 	conns      int
@@ -179,6 +180,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(&o.aliases, "a", "another name of this host, dropped from MX lists like the HELO name (repeatable)")
 	fs.StringVar(&o.family, "N", "", "address family: 4 (IPv4 only) or 6 (IPv6 only)")
 	fs.BoolVar(&o.ipv4, "4", false, "IPv4 only (same as -N 4)")
+	fs.StringVar(&o.prefer, "prefer", "4", "where a host has both families, which is tried first: 4 or 6 (the other follows within 250ms, RFC 8305)")
 	fs.StringVar(&o.source, "o", "", "source address of SMTP connections")
 	fs.Var(o.timeouts, "t", "timeout NAME=DURATION (repeatable); names: "+timeoutList())
 	fs.StringVar(&o.logTo, "l", "mail", "log to syslog with this facility, or to stderr")
@@ -226,6 +228,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-l %s: want stderr or a syslog facility (mail, daemon, user, local0..local7)", o.logTo)
 	case o.family != "" && o.family != "4" && o.family != "6":
 		return nil, fmt.Errorf("-N %s: want 4 or 6", o.family)
+	case o.prefer != "4" && o.prefer != "6":
+		return nil, fmt.Errorf("-prefer %s: want 4 or 6", o.prefer)
 	case o.rcptMax < 1 || o.rcptMax > 100000:
 		return nil, fmt.Errorf("-R %d: want 1..100000", o.rcptMax)
 	case o.conns < 0:
@@ -376,7 +380,7 @@ func (o *options) heloName() string {
 
 // resolverConfig turns the options into the resolver's configuration.
 func (o *options) resolverConfig() (smtpfeed.ResolverConfig, error) {
-	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", PreferIPv6: o.family == "6",
+	cfg := smtpfeed.ResolverConfig{MaxOutstanding: o.maxQueries, IPv4Only: o.family == "4", PreferIPv6: o.family == "6" || o.prefer == "6",
 		Timeout: o.timeouts["dns"], MaxMXAddrs: o.mxAddrs, MaxHostAddrs: o.hostAddrs, TrustAD: o.trustAD}
 	cfg.Own = append([]string{o.heloName()}, o.aliases...)
 	if len(o.servers) > 0 {

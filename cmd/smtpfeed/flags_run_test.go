@@ -115,6 +115,8 @@ func TestEveryFlag(t *testing.T) {
 		{"-a", []string{"-a", "alias.test", "-a", "another.test"}, true, "250 ", exitOK},
 		{"-N 4", []string{"-N", "4"}, true, "250 ", exitOK},
 		{"-4", []string{"-4"}, true, "250 ", exitOK},
+		{"-prefer 6 in an IPv4 world", []string{"-prefer", "6"}, true, "250 ", exitOK},
+		{"-prefer 5", []string{"-prefer", "5"}, false, "", exitUsage},
 		{"-N 6 in an IPv4 world", []string{"-N", "6"}, true, "4", exitOK},
 		{"-o", []string{"-o", "127.0.0.1"}, true, "250 ", exitOK},
 		{"-o -N 4", []string{"-o", "127.0.0.1", "-N", "4"}, true, "250 ", exitOK},
