@@ -61,7 +61,6 @@ type flow struct {
 	strikes        int       // throttles in a row: the back-off doubles with each
 	until          time.Time // nothing new starts before (back-off)
 	timer          *reactor.Timer
-	peak           int // most lanes at once
 	// perConn is the transactions a connection the host was seen to
 	// take before it refused the next MAIL with 421; 0: none seen.
 	perConn int
@@ -95,9 +94,6 @@ func (f *flow) leave(d *dest) {
 // backingOff reports a host at which nothing new may start yet.
 func (f *flow) backingOff() bool { return f.e.loop.Now().Before(f.until) }
 
-// pending reports the flow's timer still to fire.
-func (f *flow) pending() bool { return pending(f.timer) }
-
 // stop drops the flow's timer (drain).
 func (f *flow) stop() {
 	if f.timer != nil {
@@ -108,7 +104,6 @@ func (f *flow) stop() {
 // opened and closed count the host's lanes.
 func (f *flow) opened() {
 	f.lanes++
-	f.peak = max(f.peak, f.lanes)
 	f.e.stats.PeakHostLanes = max(f.e.stats.PeakHostLanes, f.lanes)
 }
 

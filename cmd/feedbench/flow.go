@@ -47,7 +47,7 @@ func writeFlowTable(w io.Writer, rows []benchRow) {
 			violations[providerOf(v.Host)]++
 		}
 	}
-	type sums struct{ hosts, conns, peak, limit, conns421, msgs421, rate450 int }
+	type sums struct{ hosts, conns, peak, conns421, msgs421, rate450 int }
 	per := map[string]*sums{}
 	for name, hc := range rep.Hosts {
 		p := providerOf(name)
