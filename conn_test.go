@@ -34,6 +34,9 @@ type goSMTPBackend struct {
 	mu    sync.Mutex
 	msgs  []received
 	conns int
+	// refused counts the RCPTs refused by policy (policy* recipients:
+	// 450 4.7.1, which reads as a throttle).
+	refused int
 }
 
 func (b *goSMTPBackend) NewSession(c *gosmtp.Conn) (gosmtp.Session, error) {
@@ -68,6 +71,11 @@ func (s *goSMTPSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 		return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	case strings.HasPrefix(to, "defer"):
 		return &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 2, 0}, Message: "mailbox busy"}
+	case strings.HasPrefix(to, "policy"):
+		s.b.mu.Lock()
+		s.b.refused++
+		s.b.mu.Unlock()
+		return &gosmtp.SMTPError{Code: 450, EnhancedCode: gosmtp.EnhancedCode{4, 7, 1}, Message: "client host rejected: cannot find your hostname"}
 	}
 	s.cur.rcpts = append(s.cur.rcpts, to)
 	return nil

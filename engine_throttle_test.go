@@ -136,3 +136,24 @@ func TestEngineThrottleDeadline(t *testing.T) {
 		t.Error("no recipient was left throttled: the test proved nothing")
 	}
 }
+
+// A host that refuses everyone in 4.7.1's words (a policy, not a rate)
+// is asked again through maxDryBackoffs back-offs with nothing delivered,
+// not for the message's whole deadline; then its own reply goes back.
+func TestEngineThrottleNoProgress(t *testing.T) {
+	z := newZoneRun(t, []string{"policy.test. 300 IN MX 10 mx.policy.test.", "mx.policy.test. 300 IN A 127.0.0.1"},
+		func(c *Config) { c.Backoff = 20 * time.Millisecond })
+	got := z.deliver(t, "policy1@policy.test", "policy2@policy.test")
+	for _, o := range got {
+		if o.Code != 450 || o.Enhanced != "4.7.1" {
+			t.Errorf("%v, want the host's own 450 4.7.1", o)
+		}
+	}
+	z.be.mu.Lock()
+	refused := z.be.refused
+	z.be.mu.Unlock()
+	if want := 2 * (maxDryBackoffs + 1); refused != want {
+		t.Errorf("the host refused %d RCPTs, want %d: each recipient once and once after each of %d back-offs",
+			refused, want, maxDryBackoffs)
+	}
+}

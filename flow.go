@@ -44,6 +44,13 @@ const (
 	// cautiousDeliveries is how many windows' worth of delivering
 	// transactions, after a throttle, earn the window one more lane.
 	cautiousDeliveries = 4
+	// maxDryBackoffs is how many back-offs in a row, with nothing
+	// delivered at the host between them (1+2+4 s with the default), a
+	// throttled recipient waits out before it goes on to its next MX
+	// host, or back to the MTA: a host that refuses everyone (a policy
+	// in 4.7.1's words, greylisting) is not asked again for the
+	// message's whole deadline.
+	maxDryBackoffs = 3
 )
 
 // flow is one MX host's concurrency, shared by the destinations (one
@@ -58,7 +65,7 @@ type flow struct {
 	// (cautious).
 	window, credit int
 	cautious       bool
-	strikes        int       // throttles in a row: the back-off doubles with each
+	strikes        int       // back-offs with no delivery between: each doubles
 	until          time.Time // nothing new starts before (back-off)
 	timer          *reactor.Timer
 	// perConn is the transactions a connection the host was seen to
@@ -134,20 +141,27 @@ func (f *flow) connTransactions() int {
 // ceiling is the most lanes the host may ever have (-P).
 func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
 
-// success is positive feedback: a session got ready (step 2), or a
-// transaction delivered (step 1). In slow start the window grows by the
-// step: each lane that gets ready makes room for itself and one more,
-// so the lanes opening double each round of connect, greeting and EHLO.
+// ready and delivered are positive feedback: a session got ready, a
+// transaction delivered. In slow start the window grows by two for a
+// ready lane (room for itself and one more, so the lanes opening double
+// each round of connect, greeting and EHLO) and by one for a delivery.
 // Once a throttle was seen, it grows by one per cautiousDeliveries
 // windows' worth of deliveries: a host that refused at some count is
-// asked for one more only now and then.
-func (f *flow) success(step int) {
+// asked for one more only now and then. Only a delivery ends a run of
+// throttles (strikes).
+func (f *flow) ready() {
+	if !f.cautious {
+		f.window = min(f.window+2, f.ceiling())
+	}
+}
+
+func (f *flow) delivered() {
 	f.strikes = 0
 	if f.window >= f.ceiling() {
 		return
 	}
 	if !f.cautious {
-		f.window = min(f.window+step, f.ceiling())
+		f.window++
 		return
 	}
 	if f.credit++; f.credit >= cautiousDeliveries*f.window {

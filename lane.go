@@ -249,7 +249,7 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 		d.failed(l, r, res.Err)
 	}
 	if delivered && !throttled {
-		d.flow.success(1)
+		d.flow.delivered()
 	}
 }
 
@@ -273,7 +273,7 @@ func (l *lane) idled(c *Conn) {
 	}
 	if !l.ready {
 		l.ready = true
-		d.flow.success(2)
+		d.flow.ready()
 	}
 	if l.spent() {
 		c.Quit() // -reuse-limit: a new lane takes what waits

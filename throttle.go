@@ -67,15 +67,24 @@ func (d *dest) establishedBesides(l *lane) bool {
 
 // retry sends a recipient a throttle refused back to wait at d for the
 // back-off, or answers it o when its message's deadline would pass
-// first.
+// first. After maxDryBackoffs with nothing delivered at the host, it
+// goes on to its next MX host instead (o, if it has none).
 func (d *dest) retry(r *rcpt, o Outcome) {
 	j := r.j
 	if j.expired || !d.flow.until.Before(j.started.Add(d.e.cfg.MessageTimeout)) {
 		r.finish(o)
 		return
 	}
-	d.e.stats.Retried++
 	r.hostFailed(o.Text)
+	if d.flow.strikes > maxDryBackoffs {
+		if r.nextHost(); int(r.pos) >= len(r.dom.mx) && (r.is(rcptFellBack) || d.e.cfg.Fallback == "") {
+			r.finish(o)
+			return
+		}
+		r.route()
+		return
+	}
+	d.e.stats.Retried++
 	d.add(r)
 }
 
