@@ -138,6 +138,22 @@ func (d *dest) dispatch() {
 	d.grow()
 }
 
+// dispatchable reports that dispatch could do something now: a lane is
+// idle, or the waiting work is more than enough for the lanes open.
+func (d *dest) dispatchable() bool {
+	for _, l := range d.lanes {
+		if l.available() {
+			return true
+		}
+		if l.ready {
+			if _, enough := d.share(l); len(d.waiting) > enough {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // localFailure answers the waiting recipients when this host could not
 // open the connection (out of descriptors, a source address it does not
 // have): trying the next address would fail alike, and the remote host is

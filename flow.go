@@ -40,7 +40,7 @@ const (
 	chunkTransactions = 4
 	// growAtLockstep is the same for a host without PIPELINING, where
 	// each recipient costs a round trip.
-	growAtLockstep = 8
+	growAtLockstep = 16
 	// cautiousDeliveries is how many windows' worth of delivering
 	// transactions, after a throttle, earn the window one more lane.
 	cautiousDeliveries = 4

@@ -339,9 +339,6 @@ func (l *mxLookup) askTLSA(now time.Time, i int) {
 // askAddrs asks host i's A and AAAA records under name, but a family
 // its addresses already have (from glue) and AAAA with -N 4.
 func (l *mxLookup) askAddrs(now time.Time, i int, name string) {
-	if l.asking == nil {
-		l.asking = make([]uint8, len(l.hosts))
-	}
 	have4, have6 := false, false
 	for _, a := range l.hosts[i].Addrs {
 		have4 = have4 || a.Addr.Is4()
@@ -350,6 +347,9 @@ func (l *mxLookup) askAddrs(now time.Time, i int, name string) {
 	for _, t := range []uint16{dns.TypeA, dns.TypeAAAA} {
 		if (t == dns.TypeA && have4) || (t == dns.TypeAAAA && (have6 || l.r.cfg.IPv4Only)) {
 			continue
+		}
+		if l.asking == nil { // most lookups have every family they use in the glue
+			l.asking = make([]uint8, len(l.hosts))
 		}
 		l.pending++
 		l.asking[i]++

@@ -177,8 +177,9 @@ func (d *dest) add(r *rcpt) {
 	// A lane still connecting or in a transaction takes what came
 	// meanwhile when it is idle (idled): queued at once, each pass's few
 	// recipients of a lookup still running made an envelope of their
-	// own. An idle one takes it once the pass is over.
-	if d.pending == nil || !d.pending.Pending() {
+	// own. An idle one takes it once the pass is over, as does a new
+	// lane when the work outgrows the busy ones.
+	if (d.pending == nil || !d.pending.Pending()) && d.dispatchable() {
 		d.pending = d.e.loop.Later(func(time.Time) { d.dispatch() })
 	}
 }

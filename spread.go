@@ -12,8 +12,8 @@ import "slices"
 // one. A variant is made per growAtTransactions*R recipients, at most
 // one per first-choice address, picked evenly over the hosts.
 func (d *rcptDomain) spread(perTransaction int) []*rcptDomain {
-	if len(d.mx) == 0 {
-		return nil
+	if len(d.mx) == 0 || int(d.n) < 2*growAtTransactions*perTransaction {
+		return nil // most domains: nothing to make
 	}
 	top := 1
 	for top < len(d.mx) && d.mx[top].Pref == d.mx[0].Pref {
