@@ -117,7 +117,7 @@ func (d *dest) start() {
 // (flow.go's quota), and opens another lane when work is left that the
 // lanes open would not finish soon and the flow allows one.
 func (d *dest) dispatch() {
-	if len(d.waiting) == 0 || d.flow.backingOff() {
+	if len(d.waiting) == 0 || d.flow.holding() {
 		return
 	}
 	idle := 0

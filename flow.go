@@ -66,7 +66,8 @@ type flow struct {
 	window, credit int
 	cautious       bool
 	strikes        int       // back-offs with no delivery between: each doubles
-	until          time.Time // nothing new starts before (back-off)
+	until          time.Time // no connection opens before (back-off)
+	quiet          bool      // nor any transaction starts (a rate throttle)
 	timer          *reactor.Timer
 	// perConn is the transactions a connection the host was seen to
 	// take before it refused the next MAIL with 421; 0: none seen.
@@ -98,8 +99,10 @@ func (f *flow) leave(d *dest) {
 	}
 }
 
-// backingOff reports a host at which nothing new may start yet.
+// backingOff reports a host to which no connection may open yet;
+// holding one where no transaction may start either.
 func (f *flow) backingOff() bool { return f.e.loop.Now().Before(f.until) }
+func (f *flow) holding() bool    { return f.quiet && f.backingOff() }
 
 // stop drops the flow's timer (drain).
 func (f *flow) stop() {
@@ -148,16 +151,18 @@ func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
 // Once a throttle was seen, it grows by one per cautiousDeliveries
 // windows' worth of deliveries: a host that refused at some count is
 // asked for one more only now and then. Only a delivery ends a run of
-// throttles (strikes).
+// throttles (strikes). The window grows only while the host uses all of
+// it (RFC 7661's idea for TCP): a host with work for one lane, or
+// waiting out a back-off, earns no permission it has not tried.
 func (f *flow) ready() {
-	if !f.cautious {
+	if !f.cautious && f.lanes >= f.window {
 		f.window = min(f.window+2, f.ceiling())
 	}
 }
 
 func (f *flow) delivered() {
 	f.strikes = 0
-	if f.window >= f.ceiling() {
+	if f.window >= f.ceiling() || f.lanes < f.window {
 		return
 	}
 	if !f.cautious {
@@ -174,14 +179,18 @@ func (f *flow) delivered() {
 // throttled is negative feedback: the host refused for load, on one of
 // its lanes (still counted in f.lanes). The window drops to the lanes
 // besides it, so a burst of refusals (every lane beyond a host's limit
-// hearing 421 at once) leaves it at what the host took; nothing new
-// starts until the back-off passes, set by the first of the burst.
-func (f *flow) throttled(why string) {
+// hearing 421 at once) leaves it at what the host took; no connection
+// opens until the back-off passes, set by the first of the burst. A
+// refusal within a transaction (quiet: a rate) also holds the lanes open
+// from starting transactions meanwhile; one that ended a session (too
+// many connections, too many messages on one) leaves them going.
+func (f *flow) throttled(why string, quiet bool) {
 	f.e.stats.Throttled++
 	old := f.window
 	f.window = max(1, min(f.window, f.lanes-1))
 	f.cautious, f.credit = true, 0
 	if f.backingOff() {
+		f.quiet = f.quiet || quiet
 		if f.window != old {
 			f.e.cfg.Log.Notice(fmt.Sprintf("%s: concurrency %d -> %d after %s", f.name, old, f.window, why))
 		}
@@ -192,7 +201,7 @@ func (f *flow) throttled(why string) {
 	// Jitter of ±25%: hosts throttled together are not asked again in
 	// step.
 	wait = wait*3/4 + time.Duration(f.e.rand.Int64N(int64(wait/2)+1))
-	f.until = f.e.loop.Now().Add(wait)
+	f.until, f.quiet = f.e.loop.Now().Add(wait), quiet
 	if f.timer == nil {
 		f.timer = f.e.loop.AddTimer(f.until, f.resume)
 	} else {

@@ -217,7 +217,7 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 		if res.Status == smtp.Deferred && res.Err == nil && !res.PossibleDuplicate && throttling(res.Reply) {
 			if !throttled {
 				throttled = true // one reply group, one throttle
-				d.flow.throttled(fmt.Sprintf("%s said %s", relay, res.Reply))
+				d.flow.throttled(fmt.Sprintf("%s said %s", relay, res.Reply), true)
 			}
 			o := outcomeOf(res, relay)
 			o.TLS, o.Verified = travel(c, r)
@@ -354,9 +354,9 @@ func (l *lane) closed(c *Conn, err error) {
 			// connect that failed while no other lane was open puts
 			// the host in the reachability cache.
 			if rep, ok := d.throttledSession(l, err); ok {
-				d.flow.throttled(fmt.Sprintf("%s said %s", relayName(d.name, c), rep))
+				d.flow.throttled(fmt.Sprintf("%s said %s", relayName(d.name, c), rep), false)
 			} else if d.refusedUnderLoad(l, err) {
-				d.flow.throttled(fmt.Sprintf("%s: %v with %d other connections open", relayName(d.name, c), err, len(d.lanes)-1))
+				d.flow.throttled(fmt.Sprintf("%s: %v with %d other connections open", relayName(d.name, c), err, len(d.lanes)-1), false)
 			}
 			d.detach(l)
 			if !local && c.Opened.IsZero() && !d.established() {

@@ -375,7 +375,7 @@ func (d *dest) failed(l *lane, r *rcpt, err error) {
 			if ce := (*smtp.ConnError)(nil); errors.As(err, &ce) && ce.AtMail() {
 				d.flow.refusedMail(l.txns)
 			}
-			d.flow.throttled(fmt.Sprintf("%s said %s", relay, rep))
+			d.flow.throttled(fmt.Sprintf("%s said %s", relay, rep), false)
 			d.detach(l)
 		}
 		d.retry(r, outcomeThrottled(relay, rep))
