@@ -25,9 +25,11 @@ type HostCounts struct {
 	RateLimited  int `json:"rate_limited"`         // 450 4.7.1 replies to RCPT (RcptRate)
 	// Throttled: the host has a throttle on.
 	Throttled bool `json:"throttled,omitempty"`
-	// Accepts and Sent421 are, for a throttling host, when it accepted
-	// connections and when its 421s left, since the origin, in order;
-	// EventsCapped says that some beyond maxHostEvents were not kept.
+	// Accepts and Sent421 are, for a throttling host, when its
+	// connections' handshakes completed (on Linux, from TCP_INFO: not
+	// when a busy accept loop got to them) and when its 421s left, since
+	// the origin, in order; EventsCapped says that some beyond
+	// maxHostEvents were not kept.
 	Accepts      []time.Duration `json:"accepts_ns,omitempty"`
 	Sent421      []Event421      `json:"sent_421,omitempty"`
 	EventsCapped bool            `json:"events_capped,omitempty"`

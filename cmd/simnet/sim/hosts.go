@@ -205,7 +205,7 @@ func (s *hosts) accept(l net.Listener, h *Host) {
 		s.mu.Unlock()
 		g := &s.gates[h.Index]
 		open, admitted := g.enter(h.MaxConns)
-		id := s.stats.accept(h, at, open, admitted)
+		id := s.stats.accept(h, connectedAt(c, at), open, admitted)
 		s.stats.mark(PhaseConnect, at)
 		s.wg.Add(1)
 		go func() {

@@ -40,3 +40,28 @@ func rxTime(oob []byte, fallback time.Time) time.Time {
 	}
 	return fallback
 }
+
+// connectedAt is when the kernel completed c's handshake, from
+// TCP_INFO's time since the last ACK received (the handshake's last,
+// since a client says nothing before the greeting), or accepted when it
+// cannot tell. Accept runs late when the world's goroutines wait for a
+// CPU the client under test holds: a connect the client made before a
+// 421 must not read as one made after it.
+func connectedAt(c net.Conn, accepted time.Time) time.Time {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return accepted
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return accepted
+	}
+	at := accepted
+	rc.Control(func(fd uintptr) {
+		info, err := unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil {
+			at = accepted.Add(-time.Duration(info.Last_ack_recv) * time.Millisecond)
+		}
+	})
+	return at
+}

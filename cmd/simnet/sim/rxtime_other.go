@@ -14,3 +14,6 @@ const rxTimeOOB = 0
 func enableRxTime(*net.UDPConn) {}
 
 func rxTime(_ []byte, fallback time.Time) time.Time { return fallback }
+
+// connectedAt is when c was accepted: no TCP_INFO here.
+func connectedAt(_ net.Conn, accepted time.Time) time.Time { return accepted }
