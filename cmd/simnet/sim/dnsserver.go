@@ -111,8 +111,10 @@ func (s *dnsServer) handle(q *dns.Msg, transport string, send func([]byte)) {
 	s.stats.mark(PhaseQuery, time.Now())
 	sendMarked := send
 	send = func(b []byte) {
-		sendMarked(b)
+		// Marked first: a client that has the answer must find it on
+		// the timeline.
 		s.stats.mark(PhaseAnswer, time.Now())
+		sendMarked(b)
 	}
 	r, d := s.answer(q)
 	delay := s.hostDelay
