@@ -24,6 +24,8 @@ socket listens it prints one line on stdout that a script can wait for:
 
   simnet: ready dns=127.0.0.1:5300 smtp-port=2525 hosts=1000 domains=10000 host-addrs=127.1.0.1-127.1.3.238
 
+(with -ipv6-prefix, host-addrs6=FIRST-LAST follows host-addrs).
+
 SIGUSR1 writes the report file at once (when -report is given).
 
 Generator: -gen-recipients FILE writes the recipient list (one address a
@@ -48,6 +50,17 @@ each, throttled by -throttle-conns (sessions at once: 421 4.7.0 greeting),
 -throttle-rate (recipients per second: 450 4.7.1 to RCPT); -throttle-hosts
 throttles ordinary hosts the same way, -skew gives the ordinary domains
 Zipf-like sizes. The report counts the 421s and 450s per host.
+
+IPv6: -ipv6-prefix P (a ULA /64 such as fd5e:feed::/64) gives -dual-stack
+live hosts an IPv6 address from P as well as their IPv4 one (provider
+hosts too) and -ipv6-only live hosts one instead (no A record); of the
+dual-stack hosts, -dead-ipv6 hang and -refuse-ipv6 refuse on IPv6 only.
+MX answers carry AAAA glue only with -glue-aaaa. Every address of P must
+be bindable; on Linux, in a network namespace (unshare -n):
+
+  ip link set lo up
+  ip -6 route add local fd5e:feed::/64 dev lo
+  sysctl -w net.ipv6.ip_nonlocal_bind=1
 
 Domain and host knobs take a fraction (0 < v < 1) or a count (v >= 1).
 
@@ -106,6 +119,10 @@ func main() {
 		{&cfg.DeferRcpts, "defer-rcpts", "recipients renamed defer-* (450 4.2.0 at RCPT)"},
 		{&cfg.BounceRcpts, "bounce-rcpts", "recipients renamed bounce-* (550 5.1.1 at RCPT)"},
 		{&cfg.ThrottleHosts, "throttle-hosts", "live ordinary hosts throttled as provider hosts are (-throttle-*)"},
+		{&cfg.DualStack, "dual-stack", "live hosts with an IPv6 address from -ipv6-prefix as well (provider hosts too)"},
+		{&cfg.IPv6Only, "ipv6-only", "live hosts with an IPv6 address from -ipv6-prefix only (no A record)"},
+		{&cfg.DeadIPv6, "dead-ipv6", "dual-stack hosts whose IPv6 address hangs (IPv4 answers)"},
+		{&cfg.RefuseIPv6, "refuse-ipv6", "dual-stack hosts whose IPv6 address refuses connections (IPv4 answers)"},
 	}
 	for _, k := range knobs {
 		fs.Float64Var(k.p, k.name, *k.p, k.help)
@@ -114,6 +131,8 @@ func main() {
 	fs.IntVar(&cfg.RcptLimit, "rcpt-limit", cfg.RcptLimit, "recipients per transaction on limited hosts (452 4.5.3 beyond)")
 	fs.Int64Var(&cfg.MaxSize, "max-size", 10<<20, "SIZE limit in bytes")
 	fs.BoolVar(&cfg.DNSSEC, "dnssec", false, "set the AD bit on every answer, as a validating resolver would (for DANE)")
+	prefix6 := fs.String("ipv6-prefix", "", "IPv6 prefix of the hosts' IPv6 addresses, e.g. fd5e:feed::/64 (empty: no IPv6)")
+	fs.BoolVar(&cfg.GlueAAAA, "glue-aaaa", false, "put the MX hosts' AAAA records in the MX answers' additional section")
 	fs.IntVar(&cfg.Providers, "providers", 0, "big-provider domains p1.test ... (0: none)")
 	fs.Float64Var(&cfg.ProviderShare, "provider-share", cfg.ProviderShare, "share of all recipients at the providers, split evenly")
 	fs.IntVar(&cfg.ProviderHosts, "provider-hosts", cfg.ProviderHosts, "MX hosts per provider, all at one preference")
@@ -138,6 +157,11 @@ func main() {
 		fail(fmt.Errorf("-first-host %q: %w", *first, err))
 	}
 	cfg.FirstHostAddr = a
+	if *prefix6 != "" {
+		if cfg.IPv6Prefix, err = netip.ParsePrefix(*prefix6); err != nil {
+			fail(fmt.Errorf("-ipv6-prefix %q: %w", *prefix6, err))
+		}
+	}
 	if err := sim.ParseDropBurst(*dropBurst, &cfg); err != nil {
 		fail(err)
 	}

@@ -85,7 +85,8 @@ func TestFlags(t *testing.T) {
 	}
 	for _, want := range []string{"-starttls", "-tls-broken", "-tls12-only", "-dane-match", "-dane-mismatch", "-dnssec",
 		"-providers", "-provider-share", "-provider-hosts", "-provider-addrs", "-throttle-conns", "-throttle-msgs",
-		"-throttle-rate", "-throttle-hosts", "-skew"} {
+		"-throttle-rate", "-throttle-hosts", "-skew", "-ipv6-prefix", "-dual-stack", "-ipv6-only", "-dead-ipv6",
+		"-refuse-ipv6", "-glue-aaaa"} {
 		// PrintDefaults lists a flag as "  -name type" or "  -name".
 		if !bytes.Contains(out, []byte("\n  "+want+" ")) && !bytes.Contains(out, []byte("\n  "+want+"\n")) {
 			t.Errorf("simnet -h does not list %s:\n%s", want, out)
@@ -125,5 +126,47 @@ func TestProviderFlags(t *testing.T) {
 	}
 	if c := w.Config; c.Providers != 2 || c.ProviderShare != 0.5 || c.Skew != 1 {
 		t.Errorf("config: got providers %d share %v skew %v, want 2, 0.5, 1", c.Providers, c.ProviderShare, c.Skew)
+	}
+}
+
+// TestIPv6Flags: the IPv6 flags reach the world, and a bad prefix is
+// refused with the flag's name.
+func TestIPv6Flags(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.json")
+	cmd := exec.Command(os.Args[0], "-gen-only", "-world", path, "-domains", "50", "-hosts", "10",
+		"-dead-hosts", "0", "-refuse-hosts", "0", "-dead-first", "0", "-refuse-first", "0",
+		"-ipv6-prefix", "fd5e:feed::/64", "-dual-stack", "4", "-ipv6-only", "2", "-dead-ipv6", "1", "-refuse-ipv6", "1", "-glue-aaaa")
+	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("simnet -gen-only: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w sim.World
+	if err := json.Unmarshal(b, &w); err != nil {
+		t.Fatalf("world JSON: %v", err)
+	}
+	dual, only, kind6 := 0, 0, map[sim.HostKind]int{}
+	for _, h := range w.Hosts {
+		switch {
+		case h.Addr.Is6():
+			only++
+		case h.Addr6.IsValid():
+			dual++
+			kind6[h.Kind6]++
+		}
+	}
+	if c := w.Config; c.IPv6Prefix.String() != "fd5e:feed::/64" || !c.GlueAAAA || dual != 4 || only != 2 ||
+		kind6[sim.HostDead] != 1 || kind6[sim.HostRefuse] != 1 {
+		t.Errorf("got prefix %v glue %v, %d dual-stack (IPv6 kinds %v), %d IPv6-only; want fd5e:feed::/64, true, 4 (1 dead, 1 refusing), 2",
+			c.IPv6Prefix, c.GlueAAAA, dual, kind6, only)
+	}
+
+	cmd = exec.Command(os.Args[0], "-gen-only", "-ipv6-prefix", "fd5e:feed::")
+	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "-ipv6-prefix") {
+		t.Errorf("simnet -ipv6-prefix fd5e:feed:: (no length): got %v, %q; want an error naming the flag", err, out)
 	}
 }

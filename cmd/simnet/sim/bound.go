@@ -13,7 +13,9 @@ import "time"
 //     connect costs nothing). A CNAME costs nothing extra: the target's MX
 //     comes in the same answer. An implicit MX costs the MX query (NODATA)
 //     and then the A query. The MX targets' addresses come in the
-//     additional section, so no host query is needed.
+//     additional section, so no host query is needed; but an IPv6-only
+//     host's come there only with Config.GlueAAAA, and without it its
+//     AAAA query costs the host name's delay (ipv6.go).
 //   - SMTP, with r the host's reply delay: on loopback the TCP handshake
 //     itself takes no time; the greeting is sent r after accept, and that
 //     r stands for the connect round trip. Then one r for EHLO (for a
@@ -25,7 +27,8 @@ import "time"
 //     speaks TLS 1.2 at most; the bound skips STARTTLS where the
 //     handshake fails.
 //   - Host choice: the best-preference live host; for a dead or refusing
-//     first MX the omniscient client goes straight to the live second one.
+//     first MX the omniscient client goes straight to the live second one,
+//     and to a dual-stack host over the family that answers.
 //     It does not jump to a less preferred live host that happens to be
 //     faster, since RFC 5321 5.1 forbids that.
 //
@@ -58,6 +61,17 @@ func dnsBound(d *Domain) time.Duration {
 		return 2 * d.DNSDelay
 	}
 	return d.DNSDelay
+}
+
+// addrBound is the DNS time to the first host's address beyond the MX
+// answer: an AAAA query for an IPv6-only MX host without AAAA glue. Host
+// names are delayed only when every name is (Config.DNSDelayShare 0).
+func (w *World) addrBound(d *Domain, h *Host) time.Duration {
+	cfg := w.Config
+	if d.ImplicitHost != nil || h.HasFamily(4) || cfg.GlueAAAA || cfg.DNSDelayShare != 0 {
+		return 0
+	}
+	return cfg.DNSDelay
 }
 
 // SMTPBound is the SMTP part of the bound for one host: the time from
@@ -131,7 +145,7 @@ func (w *World) computeBounds() {
 			continue
 		}
 		h := r.Domain.MXHosts()[0]
-		r.Bound = dnsBound(r.Domain) + SMTPBound(h)
+		r.Bound = dnsBound(r.Domain) + w.addrBound(r.Domain, h) + SMTPBound(h)
 		if first, rate := ratePool(r.Domain); rate > 0 {
 			r.Bound = max(r.Bound, throttleWait(seen[first], rate)+rcptTail(h))
 			seen[first]++

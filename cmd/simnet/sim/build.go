@@ -224,6 +224,9 @@ func Generate(cfg Config) (*World, error) {
 	}
 	prng := providerRNG(cfg)
 	w.addProviders(prng, live, addrs[H:])
+	if err := w.addIPv6(live); err != nil {
+		return nil, err
+	}
 	w.makeRecipients(rng)
 	w.interleave(prng)
 	w.computeBounds()
@@ -291,8 +294,9 @@ func (w *World) makeRecipients(rng *rand.Rand) {
 			case strings.HasPrefix(u, "bounce-"):
 				r.Expect, r.Reason = Bounced, "RCPT answered 550 5.1.1"
 			default:
-				r.Expect, r.Host = Delivered, d.MXHosts()[0].Name
-				r.Reason = deliveredReason[d.Kind]
+				h := d.MXHosts()[0]
+				r.Expect, r.Host = Delivered, h.Name
+				r.Reason = deliveredReason[d.Kind] + familyReason(h)
 			}
 			w.Recipients = append(w.Recipients, r)
 			w.rcpts[strings.ToLower(r.Addr)] = r

@@ -108,6 +108,24 @@ type Config struct {
 	// least one, about N in all, N being Domains*Users less the
 	// providers' share (sizes.go).
 	Skew float64 `json:",omitempty"`
+
+	// IPv6 (ipv6.go), left out of the JSON when zero like the knobs
+	// above. IPv6Prefix is where IPv6 host addresses come from, one after
+	// the other from its ::1; the zero Prefix means no IPv6 at all.
+	// DualStack and IPv6Only are Shares of the live ordinary hosts that
+	// get an IPv6 address as well as their IPv4 one, or instead of it (no
+	// A record, listening on IPv6 only); with DualStack, provider hosts
+	// are dual-stack too. DeadIPv6 and RefuseIPv6 are Shares of the
+	// dual-stack ordinary hosts whose IPv6 address hangs or refuses while
+	// their IPv4 one answers. GlueAAAA puts AAAA records beside the A
+	// records in the MX answers' additional section; off, a client learns
+	// IPv6 addresses only by asking AAAA itself.
+	IPv6Prefix netip.Prefix `json:",omitzero"`
+	DualStack  float64      `json:",omitempty"`
+	IPv6Only   float64      `json:",omitempty"`
+	DeadIPv6   float64      `json:",omitempty"`
+	RefuseIPv6 float64      `json:",omitempty"`
+	GlueAAAA   bool         `json:",omitempty"`
 }
 
 // DefaultConfig is a small world with every kind present, suitable for tests
@@ -163,7 +181,7 @@ func (c Config) withDefaults() Config {
 	if c.BurstWindow <= 0 {
 		c.BurstWindow = DefaultBurstWindow
 	}
-	return c.providerDefaults()
+	return c.providerDefaults().ipv6Defaults()
 }
 
 // validate says what is wrong with a Config (after withDefaults).
@@ -201,5 +219,8 @@ func (c Config) validate() error {
 	if c.RTT < 0 || c.DNSDelay < 0 {
 		return fmt.Errorf("sim: rtt %v and dns delay %v must be >= 0", c.RTT, c.DNSDelay)
 	}
-	return c.validateProviders()
+	if err := c.validateProviders(); err != nil {
+		return err
+	}
+	return c.validateIPv6()
 }

@@ -22,6 +22,7 @@ import (
 // backlog.
 type deadHost struct {
 	host    *Host
+	addr    netip.Addr // the host's address, or a dual-stack host's IPv6 one (Kind6)
 	fd      int
 	fillers []net.Conn
 }
@@ -33,7 +34,14 @@ const fillTimeout = 100 * time.Millisecond
 
 // listenDead binds a backlog-0 listener on ap.
 func listenDead(h *Host, ap netip.AddrPort) (*deadHost, error) {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	var family int
+	var sa syscall.Sockaddr
+	if a := ap.Addr(); a.Is4() {
+		family, sa = syscall.AF_INET, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+	} else {
+		family, sa = syscall.AF_INET6, &syscall.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		return nil, fmt.Errorf("sim: dead host %s: socket: %w", h.Name, err)
 	}
@@ -42,7 +50,7 @@ func listenDead(h *Host, ap netip.AddrPort) (*deadHost, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("sim: dead host %s: SO_REUSEADDR: %w", h.Name, err)
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}); err != nil {
+	if err := syscall.Bind(fd, sa); err != nil {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("sim: dead host %s: bind %v: %w", h.Name, ap, os.NewSyscallError("bind", err))
 	}
@@ -50,7 +58,7 @@ func listenDead(h *Host, ap netip.AddrPort) (*deadHost, error) {
 		syscall.Close(fd)
 		return nil, fmt.Errorf("sim: dead host %s: listen %v: %w", h.Name, ap, err)
 	}
-	return &deadHost{host: h, fd: fd}, nil
+	return &deadHost{host: h, addr: ap.Addr(), fd: fd}, nil
 }
 
 // fill connects to the dead host until a connect does not complete in
@@ -58,7 +66,7 @@ func listenDead(h *Host, ap netip.AddrPort) (*deadHost, error) {
 // accepts. The timed-out connect also proves that a connect now hangs.
 func (d *deadHost) fill(ap netip.AddrPort) error {
 	for range 64 {
-		c, err := net.DialTimeout("tcp4", ap.String(), fillTimeout)
+		c, err := net.DialTimeout("tcp", ap.String(), fillTimeout)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
@@ -77,7 +85,13 @@ func (d *deadHost) port() (uint16, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sim: dead host %s: getsockname: %w", d.host.Name, err)
 	}
-	return uint16(sa.(*syscall.SockaddrInet4).Port), nil
+	switch sa := sa.(type) {
+	case *syscall.SockaddrInet4:
+		return uint16(sa.Port), nil
+	case *syscall.SockaddrInet6:
+		return uint16(sa.Port), nil
+	}
+	return 0, fmt.Errorf("sim: dead host %s: getsockname: address %v of no IP family", d.host.Name, sa)
 }
 
 func (d *deadHost) close() {

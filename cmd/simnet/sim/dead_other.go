@@ -9,7 +9,10 @@ import (
 
 // Dead hosts need a backlog-0 listen, which this package does only on
 // unix systems.
-type deadHost struct{ host *Host }
+type deadHost struct {
+	host *Host
+	addr netip.Addr
+}
 
 func listenDead(h *Host, ap netip.AddrPort) (*deadHost, error) {
 	return nil, fmt.Errorf("sim: dead host %s at %v: not supported on this system", h.Name, ap)

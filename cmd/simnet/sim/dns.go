@@ -14,17 +14,19 @@ import (
 //
 // What is answered, per query name:
 //   - a domain's name: its MX records (the A records of their targets in
-//     the additional section, as real authoritative servers do); an
-//     implicit-MX domain has an A record and no MX (MX is NODATA).
+//     the additional section, as real authoritative servers do, and their
+//     AAAA records with Config.GlueAAAA); an implicit-MX domain has the
+//     A and AAAA records of its host and no MX (MX is NODATA).
 //   - a CNAME'd domain: the CNAME, and, because the target is in the same
 //     zone, the target's records of the asked type in the same answer (what
 //     BIND and NSD do for in-zone targets). A client needs no second query.
 //   - a null-MX domain: "MX 0 .".
 //   - an NXDOMAIN domain and any unknown name in the zone: NXDOMAIN, with
 //     the SOA in the authority section.
-//   - a host name: its A records (a provider host has several).
-//   - every other type, and AAAA everywhere (the world is IPv4 loopback
-//     only): NODATA, SOA in authority, SOA minimum 300.
+//   - a host name: its A records (a provider host has several) and its
+//     AAAA record (ipv6.go); an IPv6-only host has no A record.
+//   - every other type, and A or AAAA where the host has no address of
+//     that family: NODATA, SOA in authority, SOA minimum 300.
 //   - names outside the zone: REFUSED, like an authoritative-only server.
 //
 // Silent and truncated domains, and delays, are applied by the transport
@@ -52,6 +54,21 @@ func hdr(name string, t uint16) dns.RR_Header {
 
 func aRR(name string, a netip.Addr) dns.RR {
 	return &dns.A{Hdr: hdr(name, dns.TypeA), A: net.IP(a.AsSlice())}
+}
+
+// addrRRs are owner's records of type qt (A or AAAA) for the addresses of
+// that family, in order.
+func addrRRs(owner string, addrs []netip.Addr, qt uint16) []dns.RR {
+	var out []dns.RR
+	for _, a := range addrs {
+		switch {
+		case qt == dns.TypeA && a.Is4():
+			out = append(out, aRR(owner, a))
+		case qt == dns.TypeAAAA && a.Is6():
+			out = append(out, &dns.AAAA{Hdr: hdr(owner, dns.TypeAAAA), AAAA: net.IP(a.AsSlice())})
+		}
+	}
+	return out
 }
 
 // inZone says whether a canonical name is the zone or below it.
@@ -104,11 +121,7 @@ func (s *dnsServer) answer(q *dns.Msg) (*dns.Msg, *Domain) {
 			r.Answer = append(r.Answer, tlsaRR(qn, h))
 		}
 	case w.hostByName[qn] != nil:
-		if qt == dns.TypeA {
-			for _, a := range w.hostByName[qn].Addrs() {
-				r.Answer = append(r.Answer, aRR(qn, a))
-			}
-		}
+		r.Answer = append(r.Answer, addrRRs(qn, w.hostByName[qn].Addrs(), qt)...)
 	case qn == Zone:
 		switch qt {
 		case dns.TypeSOA:
@@ -168,7 +181,8 @@ func onlyCNAME(rrs []dns.RR) bool {
 }
 
 // records adds owner's records of type qt for domain d, and for MX the
-// addresses of the targets in the additional section.
+// addresses of the targets in the additional section (IPv6 ones only
+// with GlueAAAA).
 func (s *dnsServer) records(r *dns.Msg, owner string, d *Domain, qt uint16) {
 	switch qt {
 	case dns.TypeMX:
@@ -181,14 +195,15 @@ func (s *dnsServer) records(r *dns.Msg, owner string, d *Domain, qt uint16) {
 			r.Answer = append(r.Answer, &dns.MX{Hdr: hdr(owner, dns.TypeMX), Preference: uint16(m.Pref), Mx: target})
 			if m.Host != nil && !seen[m.Host.Name] {
 				seen[m.Host.Name] = true
-				for _, a := range m.Host.Addrs() {
-					r.Extra = append(r.Extra, aRR(m.Host.Name, a))
+				r.Extra = append(r.Extra, addrRRs(m.Host.Name, m.Host.Addrs(), dns.TypeA)...)
+				if s.world.Config.GlueAAAA {
+					r.Extra = append(r.Extra, addrRRs(m.Host.Name, m.Host.Addrs(), dns.TypeAAAA)...)
 				}
 			}
 		}
-	case dns.TypeA:
+	case dns.TypeA, dns.TypeAAAA:
 		if d.ImplicitHost != nil {
-			r.Answer = append(r.Answer, aRR(owner, d.ImplicitHost.Addr))
+			r.Answer = append(r.Answer, addrRRs(owner, d.ImplicitHost.Addrs(), qt)...)
 		}
 	}
 }

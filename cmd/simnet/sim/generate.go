@@ -115,5 +115,6 @@ func (w *World) Summary() string {
 	e := w.Expected()
 	fmt.Fprintf(&b, "\nexpected: delivered=%d deferred=%d bounced=%d, bound %v\n", e[Delivered], e[Deferred], e[Bounced], w.MaxBound())
 	b.WriteString(w.providerSummary())
+	b.WriteString(w.ipv6Summary())
 	return b.String()
 }

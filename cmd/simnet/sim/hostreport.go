@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
 	"time"
@@ -112,14 +113,15 @@ func (s *stats) host(h *Host) *hostSeen {
 	return hs
 }
 
-// accept counts a connection h accepted at at, admitted as one of open
-// sessions or refused, and returns its id.
-func (s *stats) accept(h *Host, at time.Time, open int, admitted bool) uint64 {
+// accept counts a connection h accepted on addr at at, admitted as one of
+// open sessions or refused, and returns its id.
+func (s *stats) accept(h *Host, addr netip.Addr, at time.Time, open int, admitted bool) uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hs := s.host(h)
 	hs.Connections++
 	s.nconns++
+	s.perAddr[addr]++
 	s.connSeq++
 	if admitted {
 		hs.PeakSessions = max(hs.PeakSessions, open)

@@ -10,9 +10,10 @@ import (
 	"time"
 )
 
-// hosts owns every mail host's socket: a listener per live host, a filled
-// backlog-0 socket per dead host, and nothing for refusing hosts (so a
-// connect there gets RST). All share one port.
+// hosts owns every mail host's socket: a listener per live host's
+// address, a filled backlog-0 socket per dead host or dead IPv6 address
+// (Host.Kind6), and nothing for refusing ones (so a connect there gets
+// RST). All share one port.
 type hosts struct {
 	world *World
 	stats *stats
@@ -64,15 +65,18 @@ func bindHostsOnce(w *World, first *Host, port uint16) (lns []net.Listener, dead
 			lns, dead = nil, nil
 		}
 	}()
+	prefix := w.Config.IPv6Prefix
+	bindDead := func(h *Host, ap netip.AddrPort) error {
+		d, err := listenDead(h, ap)
+		if err != nil {
+			return bindHint(ap, prefix, err)
+		}
+		dead = append(dead, d)
+		return nil
+	}
 	bind := func(h *Host) error {
-		ap := netip.AddrPortFrom(h.Addr, port)
 		if h.Kind == HostDead {
-			d, err := listenDead(h, ap)
-			if err != nil {
-				return err
-			}
-			dead = append(dead, d)
-			return nil
+			return bindDead(h, netip.AddrPortFrom(h.Addr, port))
 		}
 		for _, a := range h.Addrs() {
 			if port == 0 && len(lns) > 0 {
@@ -80,10 +84,23 @@ func bindHostsOnce(w *World, first *Host, port uint16) (lns []net.Listener, dead
 				// other addresses take it too.
 				port = lns[0].Addr().(*net.TCPAddr).AddrPort().Port()
 			}
-			ap = netip.AddrPortFrom(a, port)
-			l, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(ap))
+			ap := netip.AddrPortFrom(a, port)
+			switch {
+			case a == h.Addr6 && h.Kind6 == HostRefuse:
+				continue
+			case a == h.Addr6 && h.Kind6 == HostDead:
+				if err := bindDead(h, ap); err != nil {
+					return err
+				}
+				continue
+			}
+			network := "tcp4"
+			if a.Is6() {
+				network = "tcp6"
+			}
+			l, err := net.ListenTCP(network, net.TCPAddrFromAddrPort(ap))
 			if err != nil {
-				return fmt.Errorf("sim: host %s: listen %v: %w", h.Name, ap, err)
+				return bindHint(ap, prefix, fmt.Errorf("sim: host %s: listen %v: %w", h.Name, ap, err))
 			}
 			lns = append(lns, l)
 		}
@@ -134,7 +151,7 @@ func startHosts(w *World, st *stats, port int) (*hosts, error) {
 	// at once so a world with many dead hosts still starts in ~100 ms.
 	errs := make(chan error, len(dead))
 	for _, d := range dead {
-		go func() { errs <- d.fill(netip.AddrPortFrom(d.host.Addr, p)) }()
+		go func() { errs <- d.fill(netip.AddrPortFrom(d.addr, p)) }()
 	}
 	for range dead {
 		err = errors.Join(err, <-errs)
@@ -147,22 +164,34 @@ func startHosts(w *World, st *stats, port int) (*hosts, error) {
 		return nil, err
 	}
 	for i, l := range lns {
-		h := w.HostByAddr(l.Addr().(*net.TCPAddr).AddrPort().Addr())
+		a := l.Addr().(*net.TCPAddr).AddrPort().Addr().Unmap()
 		s.wg.Add(1)
-		go s.accept(lns[i], h)
+		go s.accept(lns[i], w.HostByAddr(a), a)
 	}
 	return s, nil
 }
 
-// checkRefuse makes sure a refusing host refuses: a listener on the
-// wildcard address and this port would otherwise take its connections.
+// checkRefuse makes sure a refusing host, or a refusing IPv6 address,
+// refuses: a listener on the wildcard address and this port would
+// otherwise take its connections.
 func (s *hosts) checkRefuse() error {
+	checked := map[int]bool{} // by family: one address is enough, they all share the port
 	for _, h := range s.world.Hosts {
-		if h.Kind != HostRefuse {
+		var a netip.Addr
+		switch {
+		case h.Kind == HostRefuse:
+			a = h.Addr
+		case h.Kind6 == HostRefuse:
+			a = h.Addr6
+		default:
 			continue
 		}
-		ap := netip.AddrPortFrom(h.Addr, s.port)
-		c, err := net.DialTimeout("tcp4", ap.String(), time.Second)
+		if checked[familyOf(a)] {
+			continue
+		}
+		checked[familyOf(a)] = true
+		ap := netip.AddrPortFrom(a, s.port)
+		c, err := net.DialTimeout("tcp", ap.String(), time.Second)
 		if err == nil {
 			c.Close()
 			return fmt.Errorf("sim: refusing host %s: %v accepted a connection (something listens on *:%d)", h.Name, ap, s.port)
@@ -170,12 +199,12 @@ func (s *hosts) checkRefuse() error {
 		if !errors.Is(err, syscall.ECONNREFUSED) {
 			return fmt.Errorf("sim: refusing host %s: connect %v: got %v, want connection refused", h.Name, ap, err)
 		}
-		return nil // one is enough: they all share the port
 	}
 	return nil
 }
 
-func (s *hosts) accept(l net.Listener, h *Host) {
+// accept serves the listener on addr, one of h's addresses.
+func (s *hosts) accept(l net.Listener, h *Host, addr netip.Addr) {
 	defer s.wg.Done()
 	for {
 		c, err := l.Accept()
@@ -205,12 +234,12 @@ func (s *hosts) accept(l net.Listener, h *Host) {
 		s.mu.Unlock()
 		g := &s.gates[h.Index]
 		open, admitted := g.enter(h.MaxConns)
-		id := s.stats.accept(h, connectedAt(c, at), open, admitted)
+		id := s.stats.accept(h, addr, connectedAt(c, at), open, admitted)
 		s.stats.mark(PhaseConnect, at)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			ss := newSession(s, h, c, id)
+			ss := newSession(s, h, c, id, addr)
 			if admitted {
 				ss.gate = g
 				ss.run(at)

@@ -272,8 +272,11 @@ func TestProviderServing(t *testing.T) {
 		c.send("hi", ".")
 		c.expect("250 ")
 		r := s.Report()
-		if len(r.Deliveries) != 1 || r.Deliveries[0].Host != h.Name {
-			t.Errorf("deliveries: got %+v, want one on %s", r.Deliveries, h.Name)
+		if len(r.Deliveries) != 1 || r.Deliveries[0].Host != h.Name || r.Deliveries[0].Addr != h.More[1] {
+			t.Errorf("deliveries: got %+v, want one on %s at %v", r.Deliveries, h.Name, h.More[1])
+		}
+		if n := r.ConnectionsPerAddr[h.More[1]]; n != 2 { // this one and the greeting's above
+			t.Errorf("connections on %v: got %d, want 2", h.More[1], n)
 		}
 	})
 	if rl := s.ReadyLine(); !strings.Contains(rl, " providers=1") || !strings.HasSuffix(rl, "-"+w.Hosts[len(w.Hosts)-1].More[1].String()+" providers=1") {

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -23,6 +25,9 @@ type Delivery struct {
 	Txn  int           `json:"txn"`  // number of the MAIL within the connection, from 1
 	Hash string        `json:"sha256"`
 	TLS  string        `json:"tls,omitempty"` // the TLS version it came under; "" in plaintext
+	// Addr is the host's address the connection came in on: which of a
+	// provider's addresses, which family of a dual-stack host's.
+	Addr netip.Addr `json:"addr"`
 }
 
 // DNSCount is the number of queries for one name, type and transport.
@@ -68,6 +73,10 @@ type Report struct {
 	Elapsed            time.Duration  `json:"elapsed_ns"`
 	Connections        int            `json:"connections"`
 	ConnectionsPerHost map[string]int `json:"connections_per_host"`
+	// ConnectionsPerAddr counts the connections accepted on each host
+	// address: which family a client used. A connect to a dead or
+	// refusing address is never accepted, so it is not counted.
+	ConnectionsPerAddr map[netip.Addr]int `json:"connections_per_addr"`
 	// Transactions counts the transactions whose data was accepted.
 	Transactions int `json:"transactions"`
 	// RcptsPerTransaction is a histogram: accepted recipients -> number
@@ -152,6 +161,7 @@ type stats struct {
 	sessions   int // open now, over all hosts
 	peak       int
 	nconns     int
+	perAddr    map[netip.Addr]int
 	connSeq    uint64
 	txns       int
 	hist       map[int]int
@@ -189,7 +199,8 @@ func (s *stats) markLocked(phase string, t time.Time) {
 }
 
 func newStats() *stats {
-	return &stats{origin: time.Now(), hosts: map[string]*hostSeen{}, hist: map[int]int{}, dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
+	return &stats{origin: time.Now(), hosts: map[string]*hostSeen{}, perAddr: map[netip.Addr]int{}, hist: map[int]int{},
+		dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
 }
 
 func (s *stats) markStart() {
@@ -211,15 +222,17 @@ func (s *stats) dnsDrop() {
 	s.mu.Unlock()
 }
 
-// txn records a transaction whose data was accepted.
-func (s *stats) txn(host, from string, rcpts []string, conn uint64, txn int, hash, tlsVersion string, at time.Time) {
+// txn records a transaction whose data was accepted; d holds what its
+// recipients' deliveries share (From, Host, Addr, Conn, Txn, Hash, TLS).
+func (s *stats) txn(d Delivery, rcpts []string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.txns++
 	s.hist[len(rcpts)]++
 	s.markLocked(PhaseDot, at)
 	for _, r := range rcpts {
-		s.deliveries = append(s.deliveries, delivery{Delivery{Rcpt: r, From: from, Host: host, Conn: conn, Txn: txn, Hash: hash, TLS: tlsVersion}, at})
+		d.Rcpt = r
+		s.deliveries = append(s.deliveries, delivery{d, at})
 	}
 }
 
@@ -231,6 +244,7 @@ func (s *stats) report(w *World) Report {
 		Elapsed:             time.Since(s.origin),
 		Connections:         s.nconns,
 		ConnectionsPerHost:  make(map[string]int, len(s.hosts)),
+		ConnectionsPerAddr:  maps.Clone(s.perAddr),
 		Transactions:        s.txns,
 		RcptsPerTransaction: make(map[int]int, len(s.hist)),
 		Deliveries:          make([]Delivery, len(s.deliveries)),

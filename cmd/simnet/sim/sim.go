@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -69,15 +70,31 @@ func (s *Sim) MarkStart() {
 // Report returns a snapshot of what the world has seen so far.
 func (s *Sim) Report() Report { return s.stats.report(s.World) }
 
-// ReadyLine is the line the command prints once the world serves.
+// ReadyLine is the line the command prints once the world serves: the
+// range of the hosts' IPv4 addresses (host-addrs) and, in a world with
+// IPv6, of their IPv6 ones (host-addrs6).
 func (s *Sim) ReadyLine() string {
-	// Hosts take their addresses in order, so the last host's last
-	// address is the highest.
-	hs := s.World.Hosts
-	addrs := hs[len(hs)-1].Addrs()
-	first, last := hs[0].Addr, addrs[len(addrs)-1]
-	line := fmt.Sprintf("simnet: ready dns=%v smtp-port=%d hosts=%d domains=%d host-addrs=%v-%v",
-		s.DNSAddr(), s.SMTPPort(), len(s.World.Hosts), len(s.World.Domains), first, last)
+	var v4, v6 []netip.Addr
+	for _, h := range s.World.Hosts {
+		for _, a := range h.Addrs() {
+			if a.Is4() {
+				v4 = append(v4, a)
+			} else {
+				v6 = append(v6, a)
+			}
+		}
+	}
+	span := func(as []netip.Addr) string {
+		if len(as) == 0 {
+			return "none"
+		}
+		return fmt.Sprintf("%v-%v", slices.MinFunc(as, netip.Addr.Compare), slices.MaxFunc(as, netip.Addr.Compare))
+	}
+	line := fmt.Sprintf("simnet: ready dns=%v smtp-port=%d hosts=%d domains=%d host-addrs=%s",
+		s.DNSAddr(), s.SMTPPort(), len(s.World.Hosts), len(s.World.Domains), span(v4))
+	if len(v6) > 0 {
+		line += " host-addrs6=" + span(v6)
+	}
 	if n := s.World.Config.Providers; n > 0 {
 		line += fmt.Sprintf(" providers=%d", n)
 	}

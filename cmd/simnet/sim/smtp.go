@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ const (
 type session struct {
 	srv  *hosts
 	h    *Host
+	addr netip.Addr // the host's address the client connected to
 	c    net.Conn
 	w    io.Writer // c, or the TLS session over it
 	done chan struct{}
@@ -68,8 +70,8 @@ type session struct {
 	tooBig         bool
 }
 
-func newSession(s *hosts, h *Host, c net.Conn, id uint64) *session {
-	return &session{srv: s, h: h, c: c, w: c, id: id, rtt: h.RTT, done: make(chan struct{})}
+func newSession(s *hosts, h *Host, c net.Conn, id uint64, addr netip.Addr) *session {
+	return &session{srv: s, h: h, addr: addr, c: c, w: c, id: id, rtt: h.RTT, done: make(chan struct{})}
 }
 
 // run serves the connection until QUIT, EOF, an idle timeout or Close.
@@ -250,7 +252,8 @@ func (ss *session) endData() {
 		ss.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
 	} else {
 		sum := hex.EncodeToString(ss.hash.Sum(nil))
-		ss.srv.stats.txn(ss.h.Name, ss.from, ss.rcpts, ss.id, ss.txn, sum, ss.tlsVersion, time.Now())
+		d := Delivery{From: ss.from, Host: ss.h.Name, Addr: ss.addr, Conn: ss.id, Txn: ss.txn, Hash: sum, TLS: ss.tlsVersion}
+		ss.srv.stats.txn(d, ss.rcpts, time.Now())
 		ss.reply(250, "2.0.0", fmt.Sprintf("Ok: queued as %X%04X", ss.id, ss.txn))
 	}
 	ss.reset()
@@ -419,12 +422,20 @@ func (ss *session) rcpt(arg string) {
 	}
 	local, domain, ok := cutLast(strings.ToLower(to), "@")
 	w := ss.srv.world
-	d := w.names[domain]
-	if !ok || d == nil || !ss.srv.serves[ss.h][domain] {
+	var r *Recipient
+	accepted := to // what the delivery records
+	switch {
+	case ok && strings.HasPrefix(domain, "[") && ss.ownLiteral(domain):
+		r = ss.literalUser(local)
+	case ok && ss.srv.serves[ss.h][domain]:
+		r = w.rcpts[local+"@"+w.names[domain].Name] // user@cname-target is the alias's user
+		if r != nil {
+			accepted = r.Addr
+		}
+	default:
 		ss.reply(550, "5.7.1", "<"+to+">: Relay access denied")
 		return
 	}
-	r := w.rcpts[local+"@"+d.Name] // user@cname-target is the alias's user
 	switch {
 	case r == nil:
 		ss.reply(550, "5.1.1", "<"+to+">: Recipient address rejected: User unknown")
@@ -436,7 +447,7 @@ func (ss *session) rcpt(arg string) {
 		ss.srv.stats.rateLimited(ss.h)
 		ss.reply(450, "4.7.1", "<"+to+">: rate limited, try again later")
 	default:
-		ss.rcpts = append(ss.rcpts, r.Addr)
+		ss.rcpts = append(ss.rcpts, accepted)
 		ss.reply(250, "2.1.5", "Ok")
 	}
 }

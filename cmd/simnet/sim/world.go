@@ -57,10 +57,12 @@ const (
 )
 
 // Host is one mail host on its own loopback address (a provider host on
-// several).
+// several, a dual-stack host on an IPv6 address as well).
 type Host struct {
-	Index        int        `json:"index"`
-	Name         string     `json:"name"` // FQDN without trailing dot, lower case
+	Index int    `json:"index"`
+	Name  string `json:"name"` // FQDN without trailing dot, lower case
+	// Addr is the host's first address: IPv4, but for an IPv6-only host
+	// (Config.IPv6Only), whose only address it is.
 	Addr         netip.Addr `json:"addr"`
 	Kind         HostKind   `json:"kind"`
 	Pipelining   bool       `json:"pipelining"`
@@ -85,6 +87,12 @@ type Host struct {
 	// More are a provider host's further addresses: its name has an A
 	// record for each and it listens on each, as one host.
 	More []netip.Addr `json:"more_addrs,omitempty"`
+	// Addr6 is a dual-stack host's IPv6 address (Config.DualStack): its
+	// name has an AAAA record for it. Kind6 is what that address does
+	// when it is not what the host does (Config.DeadIPv6, RefuseIPv6):
+	// HostDead or HostRefuse; "" when it answers as the host does.
+	Addr6 netip.Addr `json:"addr6,omitzero"`
+	Kind6 HostKind   `json:"addr6_kind,omitempty"`
 	// Throttles, counted over all the host's addresses together; 0 is
 	// off. MaxConns: sessions open at once; the connection beyond gets a
 	// 421 greeting and is closed. MsgsPerConn: MAIL commands accepted on
@@ -96,9 +104,13 @@ type Host struct {
 	RcptRate    int `json:"rcpt_rate,omitempty"`
 }
 
-// Addrs returns every address of the host, Addr first.
+// Addrs returns every address of the host, Addr first, Addr6 last.
 func (h *Host) Addrs() []netip.Addr {
-	return append([]netip.Addr{h.Addr}, h.More...)
+	out := append([]netip.Addr{h.Addr}, h.More...)
+	if h.Addr6.IsValid() {
+		out = append(out, h.Addr6)
+	}
+	return out
 }
 
 // Throttled says whether any throttle of the host is on.
