@@ -80,13 +80,14 @@ const (
 type FailKind uint8
 
 const (
-	FailBadName   FailKind = iota + 1 // not a domain name or literal (IDNA included)
-	FailNoDomain                      // NXDOMAIN
-	FailNullMX                        // the domain accepts no mail (RFC 7505)
-	FailNoAddress                     // no MX host has an address
-	FailFamily                        // an address literal of a family not used (-N 4)
-	FailTemporary                     // server failure, timeout, broken answers, a CNAME loop
-	FailLoop                          // this host is the best MX (RFC 5321 §5.1)
+	FailBadName     FailKind = iota + 1 // not a domain name or literal (IDNA included)
+	FailNoDomain                        // NXDOMAIN
+	FailNullMX                          // the domain accepts no mail (RFC 7505)
+	FailNoAddress                       // no MX host has an address
+	FailFamily                          // an address literal of a family not used (-N 4)
+	FailOtherFamily                     // the MX hosts have addresses, none of the family used (-N 4)
+	FailTemporary                       // server failure, timeout, broken answers, a CNAME loop
+	FailLoop                            // this host is the best MX (RFC 5321 §5.1)
 )
 
 // Failure is a lookup's outcome for the recipients of its domain: the
@@ -110,6 +111,12 @@ func failNXDomain(d, why string) *Failure {
 }
 func failNoHost(d, why string) *Failure {
 	return &Failure{FailNoAddress, fmt.Sprintf("domain %s has no mail host with an address: %s", d, why)}
+}
+func failHostNoAddr(h, why string) *Failure {
+	return &Failure{FailNoAddress, fmt.Sprintf("host %s has no address: %s", h, why)}
+}
+func failOtherFamily(d, why string) *Failure {
+	return &Failure{FailOtherFamily, fmt.Sprintf("no mail host of %s has an IPv4 address, and only IPv4 is used (-N 4): %s", d, why)}
 }
 func failTemp(d, why string) *Failure {
 	return &Failure{FailTemporary, fmt.Sprintf("DNS lookup for %s failed: %s", d, why)}
@@ -383,12 +390,23 @@ func (l *mxLookup) askAddr(now time.Time, i int, name string, t uint16, hops int
 					h.Addrs = append(h.Addrs, HostAddr{a, from})
 				}
 			}
+			if len(h.Addrs) == 0 && len(rep.set.addrs) > 0 {
+				h.Fail = &Failure{FailOtherFamily, fmt.Sprintf("host %s has IPv6 addresses only", h.Name)}
+			}
 		case cache.Failure, cache.Timeout:
 			l.temp = append(l.temp, rep.why)
 			h.Fail = failTemp(h.Name, rep.why)
 		default:
 			if h.Fail == nil {
-				h.Fail = failNoHost(h.Name, rep.why)
+				h.Fail = failHostNoAddr(h.Name, rep.why)
+			}
+			if t == dns.TypeA && rep.neg == cache.NoData && l.r.cfg.IPv4Only && len(h.Addrs) == 0 {
+				// -N 4 asks no AAAA, but a host whose name has no A
+				// may have IPv6 addresses: its recipients are then
+				// deferred (another sender could deliver), not bounced.
+				l.pending++
+				l.asking[i]++
+				l.askAddr(now, i, name, dns.TypeAAAA, 0)
 			}
 		}
 		if l.dane && l.implicit && !l.implicitTLSA && rep.neg == 0 && rep.set.secure {
@@ -428,13 +446,14 @@ func (l *mxLookup) settle(now time.Time) {
 
 func (l *mxLookup) hostsOutcome() *Failure {
 	var why []string
-	usable := false
+	usable, otherFamily := false, false
 	for i := range l.hosts {
 		h := &l.hosts[i]
 		if len(h.Addrs) > 0 {
 			usable = true
 		} else if h.Fail != nil {
 			why = append(why, h.Fail.Text)
+			otherFamily = otherFamily || h.Fail.Kind == FailOtherFamily
 		}
 	}
 	switch {
@@ -442,6 +461,8 @@ func (l *mxLookup) hostsOutcome() *Failure {
 		return nil
 	case len(l.temp) > 0:
 		return failTemp(l.domain, strings.Join(l.temp, "; "))
+	case otherFamily:
+		return failOtherFamily(l.domain, strings.Join(why, "; "))
 	}
 	return failNoHost(l.domain, strings.Join(why, "; "))
 }

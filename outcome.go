@@ -92,8 +92,11 @@ var failReplies = [...]struct {
 	FailNullMX:    {556, "5.1.10"},
 	FailNoAddress: {550, "5.1.2"},
 	FailFamily:    {550, "5.1.2"},
-	FailTemporary: {451, "4.4.3"},
-	FailLoop:      {554, "5.4.6"},
+	// Deferred as every MX host unreachable is: a sender with IPv6
+	// could deliver it.
+	FailOtherFamily: {451, "4.4.1"},
+	FailTemporary:   {451, "4.4.3"},
+	FailLoop:        {554, "5.4.6"},
 }
 
 // outcomeFail is the outcome of a lookup failure.
