@@ -68,6 +68,21 @@ func TestEngineGrowsLanesForBigHost(t *testing.T) {
 	}
 }
 
+// A host without PIPELINING and a little more than growAtLockstep
+// recipients: its one lane takes them all in one transaction rather
+// than leave a remainder no other lane would take.
+func TestEngineLockstepLoneLane(t *testing.T) {
+	s := oneHostWorld(t, growAtLockstep+growAtLockstep/2, 2*time.Millisecond, func(c *sim.Config) { c.NoPipelining = 1 })
+	r := newEngineRun(t, s, nil)
+	rcpts := s.World.Addresses()
+	r.deliver(rcpts, 60*time.Second)
+	r.check(rcpts)
+	rep := s.Report()
+	if n := rep.ConnectionsPerHost[s.World.Hosts[0].Name]; n != 1 || rep.Transactions != 1 {
+		t.Errorf("%d recipients without PIPELINING: %d connections, %d transactions; want one of each", len(rcpts), n, rep.Transactions)
+	}
+}
+
 // A host without PIPELINING pays a round trip per recipient: its work is
 // spread over connections of at least growAtLockstep recipients each.
 func TestEngineLockstepSpreads(t *testing.T) {

@@ -245,14 +245,19 @@ func (d *dest) share(l *lane) (chunk, enough int) {
 
 // quota is how many of the waiting recipients lane l takes now, with
 // idle lanes (l included) idle at once: everything when it is no more
-// than enough, split between the idle lanes; else a chunk, within the
-// lane's transaction cap (-reuse-limit) and the host's rate (-rate).
+// than enough, split between the idle lanes; else a chunk, unless the
+// lane is the host's only one and what it would leave is not worth
+// another; within the lane's transaction cap (-reuse-limit) and the
+// host's rate (-rate).
 func (d *dest) quota(l *lane, idle int) int {
 	n := len(d.waiting)
 	chunk, enough := d.share(l)
 	q := min(n, chunk)
-	if n <= enough {
+	switch {
+	case n <= enough:
 		q = (n + idle - 1) / max(idle, 1)
+	case len(d.lanes) == 1 && n-chunk <= enough:
+		q = n // a second transaction here beats a lane for the rest
 	}
 	if limit := d.flow.connTransactions(); limit > 0 {
 		q = min(q, (limit-l.txns)*d.e.cfg.SMTP.MaxRcpts)
