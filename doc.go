@@ -1,8 +1,9 @@
 // Package smtpfeed is the delivery engine: the only code that owns the
 // reactor loop. It resolves every recipient domain at once with its own
 // resolver (resolver*.go, mxlookup.go), groups recipients by MX host,
-// delivers to each host over one pipelined SMTP connection at a time
-// (dest.go, conn.go, pool.go) and answers the caller once per recipient
+// delivers to each host over pipelined SMTP connections, one until its
+// work outgrows it and fewer when it throttles (dest.go, lane.go,
+// flow.go, throttle.go, conn.go, pool.go), and answers the caller once per recipient
 // (delivery.go, outcome.go, lmtpconn.go); in resolve-only mode (resolveonly.go)
 // it reports the grouping instead of delivering.
 //
@@ -16,6 +17,9 @@
 //     DeadlineGrace; one whose message may already be delivered is never
 //     answered before its server's verdict while that verdict can still
 //     come (deadline, HUP, the first TERM).
+//   - No MX host has more connections than -P, nor a new one during its
+//     back-off; after a refusal within a transaction (a rate), no new
+//     transaction starts there either until the back-off ends.
 //   - Everything runs on the loop's goroutine: no locks, no goroutines,
 //     and the time is the loop's pass time, passed down as now.
 //
