@@ -59,7 +59,6 @@ type flow struct {
 	e     *Engine
 	name  string
 	dests []*dest
-	lanes int // open or opening, over its destinations
 	// window is how many lanes the host may have now; credit counts
 	// deliveries toward its next step once a throttle was seen
 	// (cautious).
@@ -93,7 +92,7 @@ func (f *flow) leave(d *dest) {
 	if k := slices.Index(f.dests, d); k >= 0 {
 		f.dests = slices.Delete(f.dests, k, k+1)
 	}
-	if len(f.dests) == 0 && f.lanes == 0 && !f.backingOff() && !f.cautious {
+	if len(f.dests) == 0 && !f.backingOff() && !f.cautious {
 		f.stop()
 		delete(f.e.flows, f.name)
 	}
@@ -111,13 +110,14 @@ func (f *flow) stop() {
 	}
 }
 
-// opened and closed count the host's lanes.
-func (f *flow) opened() {
-	f.lanes++
-	f.e.stats.PeakHostLanes = max(f.e.stats.PeakHostLanes, f.lanes)
+// open counts the host's lanes, over its addresses (a few at most).
+func (f *flow) open() int {
+	n := 0
+	for _, d := range f.dests {
+		n += len(d.lanes)
+	}
+	return n
 }
-
-func (f *flow) closed() { f.lanes-- }
 
 // refusedMail learns from a 421 to MAIL on a lane that had begun txns
 // transactions (the refused one included) that the host takes
@@ -155,14 +155,14 @@ func (f *flow) ceiling() int { return f.e.cfg.HostConcurrency }
 // it (RFC 7661's idea for TCP): a host with work for one lane, or
 // waiting out a back-off, earns no permission it has not tried.
 func (f *flow) ready() {
-	if !f.cautious && f.lanes >= f.window {
+	if !f.cautious && f.open() >= f.window {
 		f.window = min(f.window+2, f.ceiling())
 	}
 }
 
 func (f *flow) delivered() {
 	f.strikes = 0
-	if f.window >= f.ceiling() || f.lanes < f.window {
+	if f.window >= f.ceiling() || f.open() < f.window {
 		return
 	}
 	if !f.cautious {
@@ -177,7 +177,7 @@ func (f *flow) delivered() {
 }
 
 // throttled is negative feedback: the host refused for load, on one of
-// its lanes (still counted in f.lanes). The window drops to the lanes
+// its lanes (still open, and counted). The window drops to the lanes
 // besides it, so a burst of refusals (every lane beyond a host's limit
 // hearing 421 at once) leaves it at what the host took; no connection
 // opens until the back-off passes, set by the first of the burst. A
@@ -187,7 +187,7 @@ func (f *flow) delivered() {
 func (f *flow) throttled(why string, quiet bool) {
 	f.e.stats.Throttled++
 	old := f.window
-	f.window = max(1, min(f.window, f.lanes-1))
+	f.window = max(1, min(f.window, f.open()-1))
 	f.cautious, f.credit = true, 0
 	if f.backingOff() {
 		f.quiet = f.quiet || quiet
@@ -296,7 +296,7 @@ func (d *dest) grow() {
 		return
 	}
 	need := (n+chunk-1)/chunk - opening
-	for ; need > 0 && f.lanes < min(f.window, f.ceiling()); need-- {
+	for ; need > 0 && f.open() < min(f.window, f.ceiling()); need-- {
 		if d.e.isDown(d.addr) || !d.e.pool.tryAcquire() {
 			return
 		}

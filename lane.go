@@ -57,7 +57,7 @@ func (d *dest) open() *lane {
 	e.stats.Connections++
 	l.conn = c
 	d.lanes = append(d.lanes, l)
-	d.flow.opened()
+	e.stats.PeakHostLanes = max(e.stats.PeakHostLanes, d.flow.open())
 	if len(d.lanes) == 1 {
 		d.raced = false
 		l.race = e.loop.AddTimer(e.loop.Now().Add(d.raceDelay()), d.raceFired)
@@ -86,7 +86,6 @@ func (d *dest) detach(l *lane) bool {
 		return false
 	}
 	d.lanes = slices.Delete(d.lanes, k, k+1)
-	d.flow.closed()
 	return true
 }
 
