@@ -305,8 +305,8 @@ func (l *lane) idled(c *Conn) {
 
 func (l *lane) idleExpired(now time.Time) {
 	c, d := l.conn, l.d
-	if !c.Idle() {
-		return
+	if !c.Idle() || !slices.Contains(d.lanes, l) {
+		return // busy again, or failing (its close stops this timer)
 	}
 	// Kept while a pending recipient may still use the host: one that
 	// has it in its MX list, or one whose domain is still being looked
