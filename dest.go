@@ -214,14 +214,21 @@ func (d *dest) group(rs []*rcpt) []*envelope {
 	return envs
 }
 
-// raceFired: the first connect is still unanswered after the race
-// delay. The recipients waiting on it that have another address to go
-// to go there now, alongside it (paper §3.2's regrouping, started
+// raceFired: the first connect (l) is still unanswered after the race
+// delay. The timer first fires at MinRaceDelay and is set again while
+// the delay, which the connects completing meanwhile may shorten, has
+// not passed. The recipients waiting on it that have another address to
+// go to go there now, alongside it (paper §3.2's regrouping, started
 // early); those with none keep waiting. The connect goes on: if it fails
 // it is recorded in the reachability cache as before; if it succeeds the
 // host serves what comes to it next.
-func (d *dest) raceFired(now time.Time) {
+func (l *lane) raceFired(now time.Time) {
+	d := l.d
 	if !d.connecting() {
+		return
+	}
+	if at := l.started.Add(d.raceDelay()); now.Before(at) {
+		d.e.loop.ResetTimer(l.race, at)
 		return
 	}
 	d.raced = true
@@ -237,9 +244,10 @@ func (d *dest) raceFired(now time.Time) {
 
 // raceDelay is how long the first connect waits before its recipients
 // also try their next address: FamilyRaceDelay when that is the same
-// host over the other family (Happy Eyeballs, RFC 8305), else RaceDelay.
+// host over the other family (Happy Eyeballs, RFC 8305), else what the
+// connects seen make of RaceDelay (connectrtt.go).
 func (d *dest) raceDelay() time.Duration {
-	delay := d.e.cfg.RaceDelay
+	delay := d.e.connects.delay(d.e.cfg.RaceDelay)
 	for _, r := range d.waiting {
 		if r.dom == nil || r.is(rcptDone) {
 			continue
@@ -260,7 +268,8 @@ func (d *dest) race1(r *rcpt) bool {
 	if !later && (r.is(rcptFellBack) || d.e.cfg.Fallback == "") {
 		return false
 	}
-	r.hostFailed(fmt.Sprintf("%s[%s]: connect unanswered after %v", d.name, d.addr, d.e.cfg.RaceDelay))
+	waited := d.e.loop.Now().Sub(d.lanes[0].started).Round(time.Millisecond)
+	r.hostFailed(fmt.Sprintf("%s[%s]: connect unanswered after %v", d.name, d.addr, waited))
 	r.next()
 	r.route()
 	return true

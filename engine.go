@@ -37,12 +37,14 @@ const (
 	// within 55 minutes, under sendmail's Timeout.datafinal (1 hour) and
 	// the MTA timeouts README asks for.
 	DefaultDeadlineGrace = 5 * time.Minute
-	// DefaultRaceDelay is how long a connect may stay unanswered before
+	// DefaultRaceDelay is the most a connect may stay unanswered before
 	// the recipients waiting on it try their next MX address alongside
 	// it (RFC 8305's idea, applied to MX fallback): a dead first MX
-	// costs this, not the connect timeout. The preferred host is always
-	// tried first, and keeps the recipients if it answers in time; 1.5 s
-	// is many round trips on any path a list reaches.
+	// costs this, not the connect timeout, or less once the connects
+	// seen say how long one takes here (connectrtt.go). The preferred
+	// host is always tried first, and keeps the recipients if it
+	// answers in time; 1.5 s is many round trips on any path a list
+	// reaches.
 	DefaultRaceDelay = 1500 * time.Millisecond
 	// FamilyRaceDelay is the race delay when the next address of the
 	// same host is of the other family: RFC 8305's connection attempt
@@ -166,6 +168,7 @@ type Engine struct {
 	stopping   bool   // HUP or TERM: nothing new starts
 	readBuf    []byte // shared by every SMTP connection's reads
 	stats      EngineStats
+	connects   connectRTT // how long connects take: the race delay (connectrtt.go)
 	// notedPrivate are the private addresses already logged.
 	notedPrivate map[netip.Addr]bool
 }

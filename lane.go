@@ -18,8 +18,9 @@ type lane struct {
 	// carried: the connection has finished a transaction, so a failure
 	// may be a stale connection rather than a dead host.
 	carried bool
-	ready   bool // the session got ready (greeting, EHLO, TLS)
-	txns    int  // SMTP transactions begun (-reuse-limit)
+	ready   bool      // the session got ready (greeting, EHLO, TLS)
+	txns    int       // SMTP transactions begun (-reuse-limit)
+	started time.Time // when its connect began
 	// inflight are the envelopes handed to conn and not yet settled, in
 	// the order handed, which is the order it runs them in.
 	inflight []*envelope
@@ -55,12 +56,12 @@ func (d *dest) open() *lane {
 		return nil
 	}
 	e.stats.Connections++
-	l.conn = c
+	l.conn, l.started = c, e.loop.Now()
 	d.lanes = append(d.lanes, l)
 	e.stats.PeakHostLanes = max(e.stats.PeakHostLanes, d.flow.open())
 	if len(d.lanes) == 1 {
 		d.raced = false
-		l.race = e.loop.AddTimer(e.loop.Now().Add(d.raceDelay()), d.raceFired)
+		l.race = e.loop.AddTimer(l.started.Add(min(d.raceDelay(), MinRaceDelay)), l.raceFired)
 	}
 	if e.tls.strict {
 		c.SetAdmit(func(tx *smtp.Envelope, i int) error {
@@ -149,6 +150,7 @@ func (l *lane) opened(c *Conn) {
 	if l.race != nil {
 		d.e.loop.StopTimer(l.race)
 	}
+	d.e.connects.sample(d.e.loop.Now().Sub(l.started))
 	d.raced = false
 	for _, b := range l.inflight {
 		for _, i := range b.rcpts {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"smtpfeed"
 	"strconv"
 	"syscall"
 	"time"
@@ -310,12 +311,14 @@ func loggedDone(path string) (doneLine, bool) {
 	return d, true
 }
 
-// deadCost is what a dead first MX costs a recipient: the race delay,
-// after which its next MX is tried alongside, or the connect timeout if
-// that is shorter.
+// deadCost is what a dead first MX costs a recipient at best: the race
+// delay, after which its next MX is tried alongside, or the connect
+// timeout if that is shorter. The race delay adapts to the connects
+// seen, down to smtpfeed.MinRaceDelay (on loopback it gets there
+// within the first few connects), with -t race as its ceiling.
 func deadCost(connect, race time.Duration) time.Duration {
 	if race > 0 && race < connect {
-		return race
+		return min(race, smtpfeed.MinRaceDelay)
 	}
 	return connect
 }
