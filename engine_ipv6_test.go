@@ -208,30 +208,27 @@ func checkOneFamily(t *testing.T, r *engineRun, family int) {
 // -N 4: recipients of domains on IPv6-only hosts deferred, the rest
 // delivered over IPv4, no connection to an IPv6 address.
 func TestEngineIPv6FamilyOnly4(t *testing.T) {
-	inNetns(t, func(t *testing.T) {
-		s := ipv6World(t, familyWorld)
-		r := newEngineRun(t, s, func(c *Config) { c.Family, c.Resolver.IPv4Only = 4, true })
-		rcpts := s.World.Addresses()
-		r.deliver(rcpts, 30*time.Second)
-		if n := r.checkFamilyOnly(rcpts, 4); n == 0 {
-			t.Errorf("world of seed %d has no domain on IPv6-only hosts: the test tests nothing", familyWorld.Seed)
-		}
-		checkOneFamily(t, r, 4)
-	})
+	familyOnly(t, 4, func(c *Config) { c.Family, c.Resolver.IPv4Only = 4, true })
 }
 
 // -N 6: recipients of domains on IPv4-only hosts deferred, the rest
 // delivered over IPv6, no connection to an IPv4 address.
 func TestEngineIPv6FamilyOnly6(t *testing.T) {
+	familyOnly(t, 6, func(c *Config) { bothFamilies(c); c.Family, c.Resolver.PreferIPv6 = 6, true })
+}
+
+// familyOnly delivers familyWorld, in a namespace, with the engine
+// limited to one family by tweak.
+func familyOnly(t *testing.T, family int, tweak func(*Config)) {
 	inNetns(t, func(t *testing.T) {
 		s := ipv6World(t, familyWorld)
-		r := newEngineRun(t, s, func(c *Config) { bothFamilies(c); c.Family, c.Resolver.PreferIPv6 = 6, true })
+		r := newEngineRun(t, s, tweak)
 		rcpts := s.World.Addresses()
 		r.deliver(rcpts, 30*time.Second)
-		if n := r.checkFamilyOnly(rcpts, 6); n == 0 {
-			t.Errorf("world of seed %d has no domain on IPv4-only hosts: the test tests nothing", familyWorld.Seed)
+		if n := r.checkFamilyOnly(rcpts, family); n == 0 {
+			t.Errorf("world of seed %d has no domain without an IPv%d host: the test tests nothing", familyWorld.Seed, family)
 		}
-		checkOneFamily(t, r, 6)
+		checkOneFamily(t, r, family)
 	})
 }
 

@@ -96,22 +96,9 @@ func TestFlags(t *testing.T) {
 
 // TestProviderFlags: the provider and throttle flags reach the world.
 func TestProviderFlags(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.json")
-	cmd := exec.Command(os.Args[0], "-gen-only", "-world", path, "-domains", "50", "-hosts", "10", "-users", "4",
+	w := genWorld(t, "-domains", "50", "-hosts", "10", "-users", "4",
 		"-providers", "2", "-provider-share", "0.5", "-provider-hosts", "2", "-provider-addrs", "3",
 		"-throttle-conns", "4", "-throttle-msgs", "5", "-throttle-rate", "6", "-skew", "1")
-	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("simnet -gen-only: %v\n%s", err, out)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w sim.World
-	if err := json.Unmarshal(b, &w); err != nil {
-		t.Fatalf("world JSON: %v", err)
-	}
 	var prov []*sim.Host
 	for _, h := range w.Hosts {
 		if strings.HasSuffix(h.Name, ".p1.test") || strings.HasSuffix(h.Name, ".p2.test") {
@@ -129,13 +116,12 @@ func TestProviderFlags(t *testing.T) {
 	}
 }
 
-// TestIPv6Flags: the IPv6 flags reach the world, and a bad prefix is
-// refused with the flag's name.
-func TestIPv6Flags(t *testing.T) {
+// genWorld runs simnet -gen-only with args and reads back the world it
+// wrote.
+func genWorld(t *testing.T, args ...string) sim.World {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.json")
-	cmd := exec.Command(os.Args[0], "-gen-only", "-world", path, "-domains", "50", "-hosts", "10",
-		"-dead-hosts", "0", "-refuse-hosts", "0", "-dead-first", "0", "-refuse-first", "0",
-		"-ipv6-prefix", "fd5e:feed::/64", "-dual-stack", "4", "-ipv6-only", "2", "-dead-ipv6", "1", "-refuse-ipv6", "1", "-glue-aaaa")
+	cmd := exec.Command(os.Args[0], append([]string{"-gen-only", "-world", path}, args...)...)
 	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("simnet -gen-only: %v\n%s", err, out)
@@ -148,6 +134,15 @@ func TestIPv6Flags(t *testing.T) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		t.Fatalf("world JSON: %v", err)
 	}
+	return w
+}
+
+// TestIPv6Flags: the IPv6 flags reach the world, and a bad prefix is
+// refused with the flag's name.
+func TestIPv6Flags(t *testing.T) {
+	w := genWorld(t, "-domains", "50", "-hosts", "10",
+		"-dead-hosts", "0", "-refuse-hosts", "0", "-dead-first", "0", "-refuse-first", "0",
+		"-ipv6-prefix", "fd5e:feed::/64", "-dual-stack", "4", "-ipv6-only", "2", "-dead-ipv6", "1", "-refuse-ipv6", "1", "-glue-aaaa")
 	dual, only, kind6 := 0, 0, map[sim.HostKind]int{}
 	for _, h := range w.Hosts {
 		switch {
@@ -164,7 +159,7 @@ func TestIPv6Flags(t *testing.T) {
 			c.IPv6Prefix, c.GlueAAAA, dual, kind6, only)
 	}
 
-	cmd = exec.Command(os.Args[0], "-gen-only", "-ipv6-prefix", "fd5e:feed::")
+	cmd := exec.Command(os.Args[0], "-gen-only", "-ipv6-prefix", "fd5e:feed::")
 	cmd.Env = append(os.Environ(), "SIMNET_MAIN=1")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "-ipv6-prefix") {
 		t.Errorf("simnet -ipv6-prefix fd5e:feed:: (no length): got %v, %q; want an error naming the flag", err, out)

@@ -69,6 +69,20 @@ func dial(t *testing.T, s *Sim, h *Host) *client {
 }
 
 // send writes all lines in one write.
+// deliverOne sends, after the greeting, one message to rcpt and expects
+// it accepted.
+func (c *client) deliverOne(rcpt string) {
+	c.t.Helper()
+	c.expect("220 ")
+	c.send("EHLO t", "MAIL FROM:<a@b.test>", "RCPT TO:<"+rcpt+">", "DATA")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("250 2.1.5")
+	c.expect("354 ")
+	c.send("hi", ".")
+	c.expect("250 ")
+}
+
 func (c *client) send(lines ...string) {
 	c.t.Helper()
 	if _, err := c.c.Write([]byte(strings.Join(lines, "\r\n") + "\r\n")); err != nil {
