@@ -7,36 +7,36 @@ import (
 	"smtpfeed/cmd/simnet/sim"
 )
 
-func TestConnectRTT(t *testing.T) {
+func TestRaceDelayFrom(t *testing.T) {
 	const ceiling = 1500 * time.Millisecond
-	var c connectRTT
+	var c rttEstimate
 	for range raceSamples - 1 {
 		c.sample(time.Millisecond)
 	}
-	if got := c.delay(ceiling); got != ceiling {
+	if got := raceDelayFrom(&c, ceiling); got != ceiling {
 		t.Errorf("%d connects seen: race delay %v, want the ceiling %v until %d", c.n, got, ceiling, raceSamples)
 	}
 	c.sample(time.Millisecond)
-	if got := c.delay(ceiling); got != MinRaceDelay {
+	if got := raceDelayFrom(&c, ceiling); got != MinRaceDelay {
 		t.Errorf("connects of 1ms: race delay %v, want the floor %v", got, MinRaceDelay)
 	}
-	if got := c.delay(100 * time.Millisecond); got != 100*time.Millisecond {
+	if got := raceDelayFrom(&c, 100*time.Millisecond); got != 100*time.Millisecond {
 		t.Errorf("ceiling under the floor: %v, want the ceiling", got)
 	}
-	var far connectRTT
+	var far rttEstimate
 	for _, ms := range []int{80, 120, 100, 90, 110, 100, 95, 105} {
 		far.sample(time.Duration(ms) * time.Millisecond)
 	}
 	// About 100 ms with a deviation of some 10-20 ms: twice their
 	// RTO-like sum is 0.3-0.4 s.
-	if got := far.delay(ceiling); got < 300*time.Millisecond || got > 450*time.Millisecond {
+	if got := raceDelayFrom(&far, ceiling); got < 300*time.Millisecond || got > 450*time.Millisecond {
 		t.Errorf("connects of about 100ms: race delay %v, want 0.3-0.45s", got)
 	}
-	var slow connectRTT
+	var slow rttEstimate
 	for range raceSamples {
 		slow.sample(2 * time.Second)
 	}
-	if got := slow.delay(ceiling); got != ceiling {
+	if got := raceDelayFrom(&slow, ceiling); got != ceiling {
 		t.Errorf("connects of 2s: race delay %v, want the ceiling", got)
 	}
 }
@@ -59,7 +59,7 @@ func TestEngineRaceAdapts(t *testing.T) {
 		t.Fatal("no dead-first domain in the world")
 	}
 	r.deliver(live, 30*time.Second)
-	if got := r.e.connects.delay(ceiling); got != MinRaceDelay {
+	if got := raceDelayFrom(&r.e.connects, ceiling); got != MinRaceDelay {
 		t.Fatalf("after %d connects race delay %v, want %v", r.e.connects.n, got, MinRaceDelay)
 	}
 	r.answers = map[int][]Outcome{}

@@ -247,7 +247,7 @@ func (l *lane) raceFired(now time.Time) {
 // host over the other family (Happy Eyeballs, RFC 8305), else what the
 // connects seen make of RaceDelay (connectrtt.go).
 func (d *dest) raceDelay() time.Duration {
-	delay := d.e.connects.delay(d.e.cfg.RaceDelay)
+	delay := raceDelayFrom(&d.e.connects, d.e.cfg.RaceDelay)
 	for _, r := range d.waiting {
 		if r.dom == nil || r.is(rcptDone) {
 			continue

@@ -168,7 +168,7 @@ type Engine struct {
 	stopping   bool   // HUP or TERM: nothing new starts
 	readBuf    []byte // shared by every SMTP connection's reads
 	stats      EngineStats
-	connects   connectRTT // how long connects take: the race delay (connectrtt.go)
+	connects   rttEstimate // how long connects take: the race delay (connectrtt.go)
 	// notedPrivate are the private addresses already logged.
 	notedPrivate map[netip.Addr]bool
 }

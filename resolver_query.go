@@ -232,7 +232,7 @@ func (qq *query) onUDP(now time.Time, u *udpSocket, id uint16, pkt []byte) {
 		return
 	}
 	srv := r.servers[t.srv]
-	first := !srv.measured
+	first := !srv.rtt.measured()
 	srv.sample(now.Sub(t.sent))
 	srv.answer(t, now)
 	if first {

@@ -35,9 +35,7 @@ const (
 // nameServer is what the resolver knows about one server.
 type nameServer struct {
 	addr       netip.AddrPort
-	srtt       time.Duration
-	rttvar     time.Duration
-	measured   bool
+	rtt        rttEstimate
 	avoidUntil time.Time
 	socks      []*udpSocket // UDP sockets in rotation (resolver_socket.go)
 	next       int          // the socket the last run went out on
@@ -68,30 +66,19 @@ func (s *nameServer) answer(t try, now time.Time) {
 	s.lastAnswer = now
 }
 
-// sample folds one round trip into the estimate (RFC 6298 §2). Each try
-// has its own ID, unique on its socket, so a sample is never ambiguous
-// (Karn's problem does not arise).
-func (s *nameServer) sample(rtt time.Duration) {
-	if !s.measured {
-		s.srtt, s.rttvar, s.measured = rtt, rtt/2, true
-		return
-	}
-	d := s.srtt - rtt
-	if d < 0 {
-		d = -d
-	}
-	s.rttvar = (3*s.rttvar + d) / 4
-	s.srtt = (7*s.srtt + rtt) / 8
-}
+// sample folds one round trip into the estimate. Each try has its own
+// ID, unique on its socket, so a sample is never ambiguous (Karn's
+// problem does not arise).
+func (s *nameServer) sample(rtt time.Duration) { s.rtt.sample(rtt) }
 
 // rto is the wait before the try-th retransmission (try >= 1 is the
 // first send).
 func (s *nameServer) rto(try int, floor, ceiling time.Duration) time.Duration {
 	base := min(initialRTO, ceiling)
-	if s.measured {
+	if s.rtt.measured() {
 		// Twice the round trip as well: the variance of a steady server
 		// decays to nothing, and a burst then looks like a loss.
-		base = max(s.srtt+4*s.rttvar, 2*s.srtt)
+		base = max(s.rtt.rto(), 2*s.rtt.srtt)
 	}
 	d := max(base, floor)
 	for i := 1; i < try && d < ceiling; i++ {
