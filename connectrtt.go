@@ -14,7 +14,9 @@ import "time"
 const MinRaceDelay = 250 * time.Millisecond
 
 // raceSamples is how many connects the estimate needs before it is
-// trusted; until then the race delay is -t race.
+// trusted; until then the race delay is -t race. With RFC 6298's gain
+// of 1/8, the first sample weighs less than half the smoothed time
+// after eight: one odd connect at the start no longer decides.
 const raceSamples = 8
 
 // raceDelayFrom is the race delay connects estimates, within
