@@ -9,8 +9,10 @@ import "time"
 // RFC 6298's); the delay is twice its RTO, between MinRaceDelay and
 // -t race, which stays the ceiling.
 
-// MinRaceDelay is the shortest race delay the connects seen can make:
-// RFC 8305's connection attempt delay, the shortest it advises.
+// MinRaceDelay is RFC 8305's connection attempt delay, the shortest it
+// advises: the shortest race delay the connects seen can make, and the
+// race delay to a host's other family, for a path broken over one
+// family only.
 const MinRaceDelay = 250 * time.Millisecond
 
 // raceSamples is how many connects the estimate needs before it is

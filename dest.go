@@ -243,7 +243,7 @@ func (l *lane) raceFired(now time.Time) {
 }
 
 // raceDelay is how long the first connect waits before its recipients
-// also try their next address: FamilyRaceDelay when that is the same
+// also try their next address: MinRaceDelay when that is the same
 // host over the other family (Happy Eyeballs, RFC 8305), else what the
 // connects seen make of RaceDelay (connectrtt.go).
 func (d *dest) raceDelay() time.Duration {
@@ -253,7 +253,7 @@ func (d *dest) raceDelay() time.Duration {
 			continue
 		}
 		if addrs := r.dom.mx[r.pos].Addrs; int(r.apos)+1 < len(addrs) && addrs[r.apos+1].Addr.Is4() != d.addr.Is4() {
-			return min(delay, FamilyRaceDelay)
+			return min(delay, MinRaceDelay)
 		}
 		break // the recipients of a host share its list, mostly: the first says
 	}

@@ -46,10 +46,6 @@ const (
 	// answers in time; 1.5 s is many round trips on any path a list
 	// reaches.
 	DefaultRaceDelay = 1500 * time.Millisecond
-	// FamilyRaceDelay is the race delay when the next address of the
-	// same host is of the other family: RFC 8305's connection attempt
-	// delay, for a path broken over one family only.
-	FamilyRaceDelay = 250 * time.Millisecond
 	// DefaultMaxConns caps connections when the descriptor limit does not
 	// say otherwise. Measured at 100,000 recipients on 1,920 hosts: with
 	// 1,000 the idle connections evicted for waiting hosts were opened

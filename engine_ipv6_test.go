@@ -269,7 +269,7 @@ func TestEngineIPv6HappyEyeballs(t *testing.T) {
 				case "dead":
 					if st.Raced == 0 || took >= connectTimeout/2 {
 						t.Errorf("took %v with %d raced connects: want the race to IPv4 (%v), not the connect timeout (%v)",
-							took, st.Raced, FamilyRaceDelay, connectTimeout)
+							took, st.Raced, MinRaceDelay, connectTimeout)
 					}
 				case "refused":
 					if st.Unreachable == 0 {

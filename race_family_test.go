@@ -16,7 +16,7 @@ func TestRaceDelayFamily(t *testing.T) {
 		addrs []netip.Addr
 		want  time.Duration
 	}{
-		{"IPv6 then IPv4", []netip.Addr{v6, v4}, FamilyRaceDelay},
+		{"IPv6 then IPv4", []netip.Addr{v6, v4}, MinRaceDelay},
 		{"IPv6 then IPv6", []netip.Addr{v6, v6b}, DefaultRaceDelay},
 		{"one address", []netip.Addr{v6}, DefaultRaceDelay},
 	} {
