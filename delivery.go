@@ -19,10 +19,11 @@ type delivery struct {
 	from     string
 	msg      *smtp.Message
 	utf8     bool
-	rcpts    []rcpt   // made once: pointers into it stay valid
-	addrs    []string // the caller's list, shared: rcpt.addr reads it
-	left     int      // recipients without an outcome
-	lookups  int      // this message's MX lookups still running
+	trace    *smtp.Trace // -F: the Received field of one-recipient transactions
+	rcpts    []rcpt      // made once: pointers into it stay valid
+	addrs    []string    // the caller's list, shared: rcpt.addr reads it
+	left     int         // recipients without an outcome
+	lookups  int         // this message's MX lookups still running
 	domains  int
 	answer   func(int, Outcome)
 	done     func()
@@ -44,7 +45,20 @@ func newDelivery(e *Engine, id int, m *Message, answer func(int, Outcome), done 
 	if !e.cfg.DeliverNothing {
 		j.msg = smtp.NewMessage(m.Data)
 	}
+	if e.cfg.TraceRcpt {
+		j.trace = traceField(e.cfg.SMTP.Hostname, j.ID(), e.loop.Now())
+	}
 	return j
+}
+
+// traceField is the Received field -F puts before a one-recipient
+// transaction's message (RFC 5321 §4.4): smtpfeed took the message by
+// LMTP, under the ID its log lines carry.
+func traceField(host, id string, now time.Time) *smtp.Trace {
+	return &smtp.Trace{
+		Head: "Received: by " + host + " (smtpfeed) with LMTP id " + id + "\r\n\tfor <",
+		Tail: ">; " + now.Format(time.RFC1123Z) + "\r\n",
+	}
 }
 
 // ID names the message in logs, as a queue ID does.

@@ -201,7 +201,8 @@ func (d *dest) group(rs []*rcpt) []*envelope {
 		which[k] = n
 	}
 	for n, b := range envs {
-		b.env = smtp.Envelope{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Rcpts: make([]smtp.Recipient, 0, sizes[n])}
+		b.env = smtp.Envelope{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Rcpts: make([]smtp.Recipient, 0, sizes[n]),
+			VERP: d.e.cfg.VERP, Trace: b.j.trace}
 		b.rcpts = make([]int32, 0, sizes[n])
 	}
 	for k, r := range rs {

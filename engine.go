@@ -76,6 +76,12 @@ type Config struct {
 	// Apart keeps domains in transactions of their own (-2); by default
 	// recipients of domains whose current MX is the same host share them.
 	Apart bool
+	// VERP gives each recipient its own envelope sender, and so a
+	// transaction of its own (-F -F); nil: the message's sender.
+	VERP *smtp.VERP
+	// TraceRcpt puts a Received field naming the recipient before the
+	// message in every transaction of one recipient (-F).
+	TraceRcpt bool
 	// Fallback is a last-resort MX (-m): a host name looked up as a mail
 	// domain is, or an address literal in brackets.
 	Fallback       string

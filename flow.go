@@ -233,14 +233,31 @@ func (f *flow) String() string {
 // when the work is more than enough, and how many are enough for the
 // lanes open: below that, no lane is added for them.
 func (d *dest) share(l *lane) (chunk, enough int) {
-	n, r, p := len(d.waiting), d.e.cfg.SMTP.MaxRcpts, d.flow.ceiling()
-	if l.conn.Extensions().Pipelining {
+	n, r, p := len(d.waiting), d.e.txnRcpts(), d.flow.ceiling()
+	pipelined := l.conn.Extensions().Pipelining
+	if pipelined && r > 1 {
 		return min(max((n+p-1)/p, r), chunkTransactions*r), growAtTransactions * r
 	}
-	// Lock-step: a recipient is a round trip, so the work is spread
-	// over as many lanes as the ceiling allows, in one transaction each,
-	// though no lane is opened for fewer than growAtLockstep.
-	return min(max((n+p-1)/p, growAtLockstep), r), growAtLockstep
+	// A recipient is a round trip: lock-step, or pipelined transactions
+	// of one recipient each (-1, VERP), whose MAIL rides the last final
+	// dot; four (MAIL, RCPT, DATA, the dot) in lock-step transactions of
+	// one. The work is spread over as many lanes as the ceiling allows,
+	// though no lane is opened for fewer recipients than growAtLockstep
+	// round trips take, so a host with a few still gets one connection.
+	enough = growAtLockstep
+	if !pipelined && r == 1 {
+		enough = growAtLockstep / 4
+	}
+	return min(max((n+p-1)/p, enough), max(r, enough)), enough
+}
+
+// txnRcpts is the most recipients one SMTP transaction carries: -R, or
+// one each with VERP.
+func (e *Engine) txnRcpts() int {
+	if e.cfg.VERP != nil {
+		return 1
+	}
+	return e.cfg.SMTP.MaxRcpts
 }
 
 // quota is how many of the waiting recipients lane l takes now, with
@@ -260,7 +277,7 @@ func (d *dest) quota(l *lane, idle int) int {
 		q = n // a second transaction here beats a lane for the rest
 	}
 	if limit := d.flow.connTransactions(); limit > 0 {
-		q = min(q, (limit-l.txns)*d.e.cfg.SMTP.MaxRcpts)
+		q = min(q, (limit-l.txns)*d.e.txnRcpts())
 	}
 	return d.flow.rated(q)
 }

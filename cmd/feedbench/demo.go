@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ func runDemo(cfg sim.Config, o runOpts, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	f := measure(w, r, connect)
+	f := measure(w, r, connect, slices.Contains(o.extra, "-verp"))
 	fmt.Fprintf(out, "smtpfeed %s\n", strings.Join(r.args, " "))
 	fmt.Fprintf(out, "  -t connect=%v -t race=%v: each dead first MX costs %v before the next MX is tried alongside\n", o.connect, o.race, connect)
 	fmt.Fprintf(out, "  log (stderr): %s\n", r.logPath)

@@ -35,10 +35,11 @@ type figures struct {
 
 	conns, txns           int
 	hostsUsed, deadFirsts int // live hosts that should receive mail; dead first MX hosts
-	idealTxns             int // one per used host per transaction limit
+	idealTxns             int // one per used host per transaction limit (with VERP, one per recipient)
 	// oneEnough counts the pipelining hosts with work enough for one
-	// connection (three transactions' worth at most), moreConns those of
-	// them that got more than one.
+	// connection (three transactions' worth at most; with VERP, whose
+	// recipients cost a round trip each, 16 recipients, smtpfeed's
+	// growAtLockstep), moreConns those of them that got more than one.
 	oneEnough, moreConns int
 
 	dnsTotal, dnsNames, dnsRepeats int
@@ -67,8 +68,9 @@ func ratio(a, b time.Duration) float64 {
 }
 
 // measure computes the figures of run r against world w; connect is what
-// a dead host costs.
-func measure(w *sim.World, r *run, connect time.Duration) *figures {
+// a dead host costs; verp says each recipient had a transaction of its
+// own.
+func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 	rep := &r.report
 	f := &figures{
 		recipients: len(w.Recipients), domains: len(w.Domains), hosts: len(w.Hosts),
@@ -132,8 +134,12 @@ func measure(w *sim.World, r *run, connect time.Duration) *figures {
 		if h.RcptLimit > 0 {
 			limit = min(limit, h.RcptLimit)
 		}
+		enough := 3 * limit
+		if verp {
+			limit, enough = 1, 16
+		}
 		f.idealTxns += (n + limit - 1) / limit
-		if h.Pipelining && n <= 3*limit {
+		if h.Pipelining && n <= enough {
 			f.oneEnough++
 			if rep.ConnectionsPerHost[h.Name] > 1 {
 				f.moreConns++

@@ -18,7 +18,7 @@ func main() {
 	connect := flag.Duration("connect", 5*time.Second, "smtpfeed's connect timeout (-t connect=)")
 	race := flag.Duration("race", 1500*time.Millisecond, "smtpfeed's race delay (-t race=): with -connect, what a dead first MX costs")
 	outDir := flag.String("out", "out", "where -bench writes bench.md and the charts")
-	worlds := flag.String("worlds", "paper,600,200-pipelined,200-lockstep,1k,dead-mx,10k,10k-barrier,100k,10k-tls,real-list", "with -bench: the worlds to run, comma-separated (paper, 600, 200-pipelined, 200-lockstep, 1k, dead-mx, 10k, 10k-barrier, 100k, 10k-tls, real-list)")
+	worlds := flag.String("worlds", "paper,600,200-pipelined,200-lockstep,1k,dead-mx,10k,10k-barrier,10k-verp,100k,10k-tls,real-list", "with -bench: the worlds to run, comma-separated (paper, 600, 200-pipelined, 200-lockstep, 1k, dead-mx, 10k, 10k-barrier, 10k-verp, 100k, 10k-tls, real-list)")
 	extra := flag.String("args", "", "more smtpfeed flags, space-separated (e.g. \"-n 300\"); -nameserver and -port are always the world's")
 	limit := flag.Duration("limit", 2*time.Minute, "with -bench: kill a smtpfeed run (not traced) after this long and report it hung")
 	noStrace := flag.Bool("no-strace", false, "with -bench: skip the strace runs")

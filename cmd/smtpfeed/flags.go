@@ -110,6 +110,23 @@ func (p *prefixes) Set(s string) error {
 	return nil
 }
 
+// count is a flag that counts its occurrences: the original's -F
+// means one thing alone and another twice (-F -F).
+type count int
+
+func (c *count) String() string   { return strconv.Itoa(int(*c)) }
+func (c *count) IsBoolFlag() bool { return true }
+func (c *count) Set(s string) error {
+	on, err := strconv.ParseBool(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("want true or false, got %q", s)
+	case on:
+		*c++
+	}
+	return nil
+}
+
 // list is a repeatable string flag.
 type list []string
 
@@ -118,43 +135,47 @@ func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 
 // options is everything the flags say.
 type options struct {
-	debug      string
-	servers    list
-	timeouts   timeouts
-	aliases    list
-	helo       string
-	ipv4       bool
-	family     string
-	prefer     string
-	one, apart bool
-	rcptMax    int
-	conns      int
-	hostConns  int
-	reuseLimit int
-	rate       int
-	fallback   string
-	source     string
-	port       int
-	logTo      string
-	version    bool
-	maxQueries int
-	maxSize    int64
-	lmtpRcpts  int
-	rcptFile   string
-	resolvConf string
-	listen     string
-	sessions   int
-	rcpts      []string
-	allowLocal prefixes
-	lmtpAllow  prefixes
-	mxAddrs    int
-	hostAddrs  int
-	sockMode   string
-	tlsLevel   string
-	tlsPolicy  string
-	tlsCA      string
-	trustAD    bool
-	tls        smtpfeed.TLSConfig // -T, -tls-policy, -tls-ca, read by run
+	debug       string
+	servers     list
+	timeouts    timeouts
+	aliases     list
+	helo        string
+	ipv4        bool
+	family      string
+	prefer      string
+	one, apart  bool
+	forRcpt     count  // -F: once the Received field naming the recipient, twice VERP
+	verp        bool   // -verp: -F -F's long name
+	verpDelims  string // -verp-delims
+	receivedFor bool   // -received-for: -F's long name
+	rcptMax     int
+	conns       int
+	hostConns   int
+	reuseLimit  int
+	rate        int
+	fallback    string
+	source      string
+	port        int
+	logTo       string
+	version     bool
+	maxQueries  int
+	maxSize     int64
+	lmtpRcpts   int
+	rcptFile    string
+	resolvConf  string
+	listen      string
+	sessions    int
+	rcpts       []string
+	allowLocal  prefixes
+	lmtpAllow   prefixes
+	mxAddrs     int
+	hostAddrs   int
+	sockMode    string
+	tlsLevel    string
+	tlsPolicy   string
+	tlsCA       string
+	trustAD     bool
+	tls         smtpfeed.TLSConfig // -T, -tls-policy, -tls-ca, read by run
 }
 
 var errUsage = errors.New("usage")
@@ -169,6 +190,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.helo, "c", "", "the HELO name (default: the host name)")
 	fs.BoolVar(&o.one, "1", false, "one recipient per transaction (same as -R 1)")
+	fs.Var(&o.forRcpt, "F", "once: put a Received field naming the recipient before the message of every one-recipient transaction (with -1: all); twice (-F -F): VERP, each recipient its own envelope sender, sender-user+rcpt-user=rcpt-domain@sender-domain")
+	fs.BoolVar(&o.verp, "verp", false, "VERP, as -F -F: each recipient gets its own envelope sender and transaction, pipelined one after another on the host's connection")
+	fs.StringVar(&o.verpDelims, "verp-delims", "+=", "with VERP: the two delimiters, after the sender's user and after the recipient's user")
+	fs.BoolVar(&o.receivedFor, "received-for", false, "as -F once: a Received field naming the recipient before the message of one-recipient transactions")
 	fs.BoolVar(&o.apart, "2", false, "keep domains apart: no piggybacking of domains that share an MX host")
 	fs.IntVar(&o.rcptMax, "R", smtp.DefaultMaxRcpts, "recipients per SMTP transaction")
 	fs.IntVar(&o.conns, "n", 0, "SMTP connections at once (default: sized from the descriptor limit)")
@@ -218,6 +243,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if o.one {
 		o.rcptMax = 1
 	}
+	switch o.forRcpt {
+	case 1:
+		o.receivedFor = true
+	case 2:
+		o.verp = true
+	}
 	if o.ipv4 {
 		o.family = "4"
 	}
@@ -230,6 +261,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-N %s: want 4 or 6", o.family)
 	case o.prefer != "4" && o.prefer != "6":
 		return nil, fmt.Errorf("-prefer %s: want 4 or 6", o.prefer)
+	case o.forRcpt > 2:
+		return nil, fmt.Errorf("-F given %d times: once puts the recipient in a Received field, twice is VERP", int(o.forRcpt))
+	case len(o.verpDelims) != 2 || !verpDelim(o.verpDelims[0]) || !verpDelim(o.verpDelims[1]):
+		return nil, fmt.Errorf("-verp-delims %q: want two characters of an address's user part, like += or -=", o.verpDelims)
 	case o.rcptMax < 1 || o.rcptMax > 100000:
 		return nil, fmt.Errorf("-R %d: want 1..100000", o.rcptMax)
 	case o.conns < 0:
@@ -286,6 +321,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	}
 	return o, nil
+}
+
+// verpDelim reports a delimiter that keeps a VERP sender's user part a
+// dot-atom (RFC 5322 atext, the dot aside).
+func verpDelim(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0
 }
 
 // defaultLMTPAllow is who may use a TCP listener without -lmtp-allow.
@@ -448,6 +489,7 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 		HostRate:         o.rate,
 		Backoff:          o.timeouts["backoff"],
 		Apart:            o.apart,
+		TraceRcpt:        o.receivedFor,
 		Fallback:         o.fallback,
 		Grace:            o.timeouts["grace"],
 		RaceDelay:        o.timeouts["race"],
@@ -461,6 +503,9 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 	}
 	if o.family != "" {
 		cfg.Family, _ = strconv.Atoi(o.family)
+	}
+	if o.verp {
+		cfg.VERP = &smtp.VERP{Plus: o.verpDelims[0], Equals: o.verpDelims[1]}
 	}
 	if o.source != "" {
 		cfg.Source = netip.MustParseAddr(o.source)

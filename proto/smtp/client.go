@@ -487,8 +487,14 @@ func (c *Client) startNext() bool {
 		}
 	}
 	n := min(c.limit, len(j.pending))
+	if j.tx.VERP != nil {
+		n = 1
+	}
 	ch := &transaction{tx: j.tx, rcpts: j.pending[:n:n], decided: make([]bool, n)}
 	j.pending = j.pending[n:]
+	if j.tx.Trace != nil && n == 1 {
+		ch.trace = j.tx.Trace.field(j.tx.Rcpts[ch.rcpts[0]].Addr)
+	}
 	if rep, reason := c.refuseLocally(j.tx); reason != nil {
 		for i := range ch.rcpts {
 			c.decide(ch, i, Bounced, rep, reason)
@@ -498,7 +504,7 @@ func (c *Client) startNext() bool {
 	c.cur = ch
 	c.begun++
 	c.inflight = append(c.inflight, ch)
-	c.out.command(c.mailCommand(j.tx))
+	c.out.command(c.mailCommand(ch))
 	c.await(stateMail, ch, 0)
 	if c.ext.Pipelining {
 		for i := range ch.rcpts {
@@ -550,14 +556,23 @@ func (c *Client) refuseLocally(tx *Envelope) (Reply, error) {
 	return Reply{}, nil
 }
 
-func (c *Client) mailCommand(tx *Envelope) string {
+func (c *Client) mailCommand(ch *transaction) string {
+	tx := ch.tx
 	var b strings.Builder
 	b.WriteString("MAIL FROM:<")
-	b.WriteString(tx.From)
+	if tx.VERP != nil {
+		b.WriteString(tx.VERP.Sender(tx.From, tx.Rcpts[ch.rcpts[0]].Addr))
+	} else {
+		b.WriteString(tx.From)
+	}
 	b.WriteByte('>')
 	if c.ext.Size {
+		size := tx.Msg.Size
+		if ch.trace != nil {
+			size += int64(len(ch.trace))
+		}
 		b.WriteString(" SIZE=")
-		b.WriteString(strconv.FormatInt(tx.Msg.Size, 10))
+		b.WriteString(strconv.FormatInt(size, 10))
 	}
 	if c.ext.EightBitMIME && tx.Msg.EightBit {
 		b.WriteString(" BODY=8BITMIME")

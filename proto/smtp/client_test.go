@@ -300,6 +300,59 @@ var scenarios = []scenario{
 			return []*Envelope{t}
 		},
 	},
+	{
+		// Each recipient its own sender and transaction; the next MAIL
+		// group rides the previous final dot, so no round trip is lost
+		// between them; a refused recipient ends its transaction alone.
+		name: "verp-pipelined",
+		srv: func() *fakeServer {
+			s := newFakeServer(pipelining...)
+			s.rcpt = func(a string, n int) string {
+				if strings.HasPrefix(a, "u2@") {
+					return "550 5.1.1 no such user"
+				}
+				return "250 2.1.5 ok"
+			}
+			return s
+		},
+		txs: func() []*Envelope {
+			t := tx(append(rcptList(3, "u%d@a.test"), Recipient{Addr: `"odd user"@b.test`})...)
+			t.VERP = &DefaultVERP
+			return []*Envelope{t}
+		},
+	},
+	{
+		name: "verp-lockstep",
+		srv:  func() *fakeServer { return newFakeServer("SIZE") },
+		txs: func() []*Envelope {
+			t := tx(rcptList(2, "u%d@a.test")...)
+			t.VERP = &VERP{Plus: '-', Equals: '='}
+			return []*Envelope{t}
+		},
+	},
+	{
+		// A bounce is never given a VERP sender: it stays <>.
+		name: "verp-null-sender",
+		srv:  func() *fakeServer { return newFakeServer(pipelining...) },
+		txs: func() []*Envelope {
+			t := tx(rcptList(2, "u%d@a.test")...)
+			t.From, t.VERP = "", &DefaultVERP
+			return []*Envelope{t}
+		},
+	},
+	{
+		// -F: every transaction of one recipient gets the Received field
+		// naming it before the message, counted in SIZE=; one of two
+		// recipients (R=2) gets none.
+		name: "trace-for-rcpt",
+		srv:  func() *fakeServer { return newFakeServer(pipelining...) },
+		txs: func() []*Envelope {
+			t := tx(rcptList(3, "u%d@a.test")...)
+			t.Trace = &Trace{Head: "Received: by client.test (smtpfeed) with LMTP id m000001\r\n\tfor <", Tail: ">; Fri, 02 Jan 2026 03:04:05 +0000\r\n"}
+			return []*Envelope{t}
+		},
+		cfg: Config{MaxRcpts: 2},
+	},
 }
 
 func TestClientTranscripts(t *testing.T) {

@@ -85,6 +85,7 @@ func (c *Client) dataReply(ch *transaction, rep Reply) {
 		c.await(stateDot, ch, 0)
 		return
 	}
+	c.out.shared(ch.trace)
 	c.out.shared(ch.tx.Msg.Wire())
 	ch.dotEnd = c.out.queued
 	c.body = ch

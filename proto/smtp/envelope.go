@@ -13,6 +13,12 @@ type Envelope struct {
 	SMTPUTF8 bool
 	Ret      string // DSN RET=FULL|HDRS, "" for none (RFC 3461)
 	EnvID    string // DSN ENVID, already xtext-encoded
+	// VERP, when set, gives each recipient a transaction of its own,
+	// with the reverse path VERP.Sender(From, recipient).
+	VERP *VERP
+	// Trace, when set, goes before the message in every transaction of
+	// one recipient (see Trace).
+	Trace *Trace
 	// withdrawn: Withdraw was called; no new SMTP transaction of it
 	// starts, and what would have gone in one is handed back.
 	withdrawn *ConnError
@@ -42,6 +48,7 @@ type transaction struct {
 	mailFail *Reply
 	decided  []bool // by position in rcpts: has a result, or was carried
 	dotEnd   int64  // output offset at which the final dot is written
+	trace    []byte // the Received field before the message, if any (Trace)
 	dotSent  bool
 }
 

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"smtpfeed/cmd/simnet/sim"
+	"smtpfeed/proto/smtp"
+)
+
+// TestVERPThroughBinary: with -F -F (and its long name), every recipient
+// reaches its server in a transaction of its own whose sender names it,
+// the transactions of one host share one connection, and every
+// recipient gets its one reply.
+func TestVERPThroughBinary(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		delim smtp.VERP
+	}{
+		{"-F -F", []string{"-F", "-F"}, smtp.DefaultVERP},
+		{"-verp -verp-delims -=", []string{"-verp", "-verp-delims", "-="}, smtp.VERP{Plus: '-', Equals: '='}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := sim.DefaultConfig()
+			cfg.Seed, cfg.Domains, cfg.Hosts, cfg.Users = 3, 8, 3, 3
+			cfg.DeadFirst, cfg.RefuseFirst, cfg.DeadHosts, cfg.RefuseHosts = 0, 0, 0, 0
+			s, err := sim.Start(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			args := append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
+				"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}, tc.args...)
+			out, errOut, err := smtpfeedChild(t, args, worldSession(t, s))
+			if err != nil {
+				t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
+			}
+			if tl := tallyLMTP(out); len(tl.replies) != tl.accepted || tl.accepted == 0 {
+				t.Fatalf("%d replies after the dot for %d recipients:\n%s", len(tl.replies), tl.accepted, out)
+			}
+			rep := s.Report()
+			if len(rep.Deliveries) == 0 {
+				t.Fatalf("nothing delivered; stderr:\n%s", errOut)
+			}
+			type txn struct {
+				conn uint64
+				n    int
+			}
+			perTxn := map[txn]int{}
+			for _, d := range rep.Deliveries {
+				if want := tc.delim.Sender(sim.ListSender, d.Rcpt); !strings.EqualFold(d.From, want) {
+					t.Errorf("%s arrived from <%s>, want <%s>", d.Rcpt, d.From, want)
+				}
+				perTxn[txn{d.Conn, d.Txn}]++
+			}
+			for k, n := range perTxn {
+				if n != 1 {
+					t.Errorf("connection %d transaction %d carried %d recipients, want 1", k.conn, k.n, n)
+				}
+			}
+			for h, n := range rep.ConnectionsPerHost {
+				if n != 1 {
+					t.Errorf("%s: %d connections, want the one its transactions share", h, n)
+				}
+			}
+		})
+	}
+}
