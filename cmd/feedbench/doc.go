@@ -13,7 +13,7 @@
 // Bench mode (-bench, what `make bench-feed` runs) runs the worlds -worlds
 // names: the paper's 30 recipients, 10,000 recipients, the same with a
 // grace of a day (10k-barrier: every host waits for the last lookup) and
-// 100,000 recipients. It measures the same figures plus the
+// with VERP (10k-verp), 100,000 recipients. It measures the same figures plus the
 // child's CPU time, peak RSS and, when strace is installed, syscalls per
 // delivered recipient, and writes a markdown table (stdout and
 // out/bench.md) and one SVG chart of cumulative deliveries per world
