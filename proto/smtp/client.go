@@ -543,11 +543,16 @@ func (c *Client) sendRcpt(ch *transaction, i int) {
 }
 
 // refuseLocally decides a transaction this server cannot take without
-// asking it: a message over its SIZE limit, or one that needs SMTPUTF8.
+// asking it: an 8-bit message that cannot be made 7-bit for a server
+// without 8BITMIME, a message over its SIZE limit (in the form it would
+// get), or one that needs SMTPUTF8.
 func (c *Client) refuseLocally(tx *Envelope) (Reply, error) {
-	if c.ext.MaxSize > 0 && tx.Msg.Size > c.ext.MaxSize {
+	if rep, err := c.refuseEightBit(tx); err != nil {
+		return rep, err
+	}
+	if size := c.outgoing(tx).Size; c.ext.MaxSize > 0 && size > c.ext.MaxSize {
 		return Reply{Code: 552, Enhanced: EnhancedCode{5, 3, 4}, Lines: []string{"5.3.4 message too big for server"}},
-			fmt.Errorf("message of %d octets is over the server's limit of %d", tx.Msg.Size, c.ext.MaxSize)
+			fmt.Errorf("message of %d octets is over the server's limit of %d", size, c.ext.MaxSize)
 	}
 	if tx.SMTPUTF8 && !c.ext.SMTPUTF8 {
 		return Reply{Code: 553, Enhanced: EnhancedCode{5, 6, 7}, Lines: []string{"5.6.7 server does not support SMTPUTF8"}},
@@ -567,14 +572,14 @@ func (c *Client) mailCommand(ch *transaction) string {
 	}
 	b.WriteByte('>')
 	if c.ext.Size {
-		size := tx.Msg.Size
+		size := c.outgoing(tx).Size
 		if ch.trace != nil {
 			size += int64(len(ch.trace))
 		}
 		b.WriteString(" SIZE=")
 		b.WriteString(strconv.FormatInt(size, 10))
 	}
-	if c.ext.EightBitMIME && tx.Msg.EightBit {
+	if c.ext.EightBitMIME && (tx.Msg.EightBit || tx.Msg.Declared8Bit) {
 		b.WriteString(" BODY=8BITMIME")
 	}
 	if c.ext.SMTPUTF8 && tx.SMTPUTF8 {

@@ -86,7 +86,7 @@ func (c *Client) dataReply(ch *transaction, rep Reply) {
 		return
 	}
 	c.out.shared(ch.trace)
-	c.out.shared(ch.tx.Msg.Wire())
+	c.out.shared(c.outgoing(ch.tx).Wire())
 	ch.dotEnd = c.out.queued
 	c.body = ch
 	c.await(stateDot, ch, 0)

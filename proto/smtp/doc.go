@@ -1,6 +1,8 @@
 // Package smtp is smtpfeed's sans-I/O SMTP client side: the reply parser,
-// enhanced status codes, the message's wire form (dot-stuffed, CRLF), and
-// the pipelining client machine (Client), a queue of expected replies.
+// enhanced status codes, the message's wire form (dot-stuffed, CRLF) and
+// its 7-bit form for servers without 8BITMIME (quoted-printable, made
+// once per message), and the pipelining client machine (Client), a queue
+// of expected replies.
 // Nothing here does a syscall or reads a clock; callers feed bytes in and
 // take bytes and results out.
 //

@@ -20,6 +20,14 @@ type Message struct {
 	// broken by inserting CRLF SPACE, as Postfix does: SMTP servers may
 	// refuse or cut such lines, and the break keeps MIME structure readable.
 	LinesBroken int
+	// Declared8Bit: the caller declared the content 8-bit (BODY=8BITMIME).
+	// A server that offers 8BITMIME is told so even when no octet over
+	// 127 appears.
+	Declared8Bit bool
+
+	// sevenBit and sevenBitErr keep what SevenBit made, once made.
+	sevenBit    *Message
+	sevenBitErr error
 }
 
 // NewMessage encodes raw message content (headers and body, any mix of
