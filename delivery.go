@@ -86,11 +86,8 @@ func (j *delivery) start(now time.Time) {
 	j.lookups += len(doms)
 	j.e.plan.lookupsStarted(len(doms))
 	for _, d := range doms {
-		lookup := j.e.res.LookupMX
-		if d.tls.Level == tlspolicy.DANE || d.tls.Level == tlspolicy.DANEOnly {
-			lookup = j.e.res.LookupMXTLSA
-		}
-		lookup(d.name, func(res MXResult) { j.resolved(d, res) })
+		dane := d.tls.Level == tlspolicy.DANE || d.tls.Level == tlspolicy.DANEOnly
+		j.e.lookupDomain(d.name, dane, func(res MXResult) { j.resolved(d, res) }) // routes.go: -M first
 	}
 }
 

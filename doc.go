@@ -16,7 +16,7 @@
 //   - A recipient's answer comes no later than the message deadline plus
 //     DeadlineGrace; one whose message may already be delivered is never
 //     answered before its server's verdict while that verdict can still
-//     come (deadline, HUP, the first TERM).
+//     come (deadline, USR1, the first TERM).
 //   - No MX host has more connections than -P, nor a new one during its
 //     back-off; after a refusal within a transaction (a rate), no new
 //     transaction starts there either until the back-off ends.

@@ -109,7 +109,7 @@ func (r *heldRun) check(t *testing.T, want ...string) {
 	}
 }
 
-// TestEngineStopAfterDot: HUP (Drain) or TERM (Terminate) while a
+// TestEngineStopAfterDot: USR1 (Drain) or TERM (Terminate) while a
 // transaction waits for its final dot's reply: the connection stays open
 // and its recipients get the server's verdict, not a 4xx that makes the
 // caller send the message again, and not silence until the deadline.
@@ -118,7 +118,7 @@ func TestEngineStopAfterDot(t *testing.T) {
 		name string
 		stop func(e *Engine)
 	}{
-		{"HUP", func(e *Engine) { e.Drain() }},
+		{"USR1", func(e *Engine) { e.Drain() }},
 		{"TERM", func(e *Engine) { e.Terminate("test TERM") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

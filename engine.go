@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"smtpfeed/cache"
+	"smtpfeed/proto/routemap"
 	"smtpfeed/proto/smtp"
 	"smtpfeed/reactor"
 )
@@ -98,6 +99,9 @@ type Config struct {
 	// loops back into the MTA); nil: no address is.
 	Self *Self
 	TLS  TLSConfig // -T, -tls-policy
+	// Routes is the static route map (-M; routes.go): where the mail of
+	// the domains it names goes instead of their MX hosts. nil: none.
+	Routes *routemap.Map
 }
 
 // MaxConnsFor sizes the connection limit from a descriptor limit, less
@@ -167,7 +171,7 @@ type Engine struct {
 	deliveries map[*delivery]struct{}
 	nextID     int
 	fallback   *MXResult
-	stopping   bool   // HUP or TERM: nothing new starts
+	stopping   bool   // USR1 or TERM: nothing new starts
 	readBuf    []byte // shared by every SMTP connection's reads
 	stats      EngineStats
 	connects   rttEstimate // how long connects take: the race delay (connectrtt.go)
@@ -281,7 +285,7 @@ func (d *Delivery) Cancel() {
 // Idle reports whether no message is in progress.
 func (e *Engine) Idle() bool { return len(e.deliveries) == 0 }
 
-// Drain stops the engine taking on work (HUP): every recipient not yet
+// Drain stops the engine taking on work (USR1): every recipient not yet
 // handed to a connection is answered 451 4.3.2 now, transactions in
 // progress run to their verdict, connections QUIT once idle, and later
 // messages are answered 4.3.2 at once.

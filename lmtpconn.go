@@ -154,7 +154,7 @@ func (c *LMTPConn) progress() {
 }
 
 // Drain ends the session once the message it carries now (if any) is
-// answered: no new message is read (HUP, TERM). The caller sees the
+// answered: no new message is read (USR1, TERM). The caller sees the
 // connection close and retries what it did not hand over.
 func (c *LMTPConn) Drain() {
 	c.draining = true

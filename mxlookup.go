@@ -247,11 +247,7 @@ func (l *mxLookup) onMX(now time.Time, rep reply) {
 		l.finish(now, failNXDomain(l.domain, rep.why))
 		return
 	case cache.NoData:
-		l.implicit = true
-		l.state = mxAskAddrs
-		l.hosts = []MailHost{{Name: resolv.Bare(l.name)}}
-		l.askAddrs(now, 0, l.name)
-		l.settle(now)
+		l.askImplicit(now)
 		return
 	case cache.Failure, cache.Timeout:
 		l.finish(now, failTemp(l.domain, rep.why))
@@ -268,6 +264,17 @@ func (l *mxLookup) onMX(now time.Time, rep reply) {
 		return
 	}
 	l.hostsFromMX(now, rep)
+}
+
+// askImplicit makes the name asked the one mail host, preference 0 (an
+// implicit MX, RFC 5321 §5.1), and asks its addresses: for a domain
+// without MX records, and for the route map's A (LookupHost).
+func (l *mxLookup) askImplicit(now time.Time) {
+	l.implicit = true
+	l.state = mxAskAddrs
+	l.hosts = []MailHost{{Name: resolv.Bare(l.name)}}
+	l.askAddrs(now, 0, l.name)
+	l.settle(now)
 }
 
 // hostsFromMX orders the MX set and starts the address lookups of the

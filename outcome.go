@@ -27,7 +27,7 @@ import (
 //	                               gets DeadlineGrace more to its verdict)
 //	too big for the server (SIZE)  552 5.3.4
 //	delivering nothing (-d D)      451 4.3.0
-//	shutting down (HUP, TERM)      451 4.3.2
+//	shutting down (USR1, TERM)     451 4.3.2
 type Outcome struct {
 	Status   smtp.Status // Delivered, Deferred or Bounced
 	Code     int
@@ -152,7 +152,7 @@ func outcomeNotSent() Outcome {
 	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.3.0", Text: "not delivered: smtpfeed runs with -d D"}
 }
 
-// outcomeShutdown: smtpfeed was told to stop (HUP, TERM) first.
+// outcomeShutdown: smtpfeed was told to stop (USR1, TERM) first.
 func outcomeShutdown() Outcome {
 	return Outcome{Status: smtp.Deferred, Code: 451, Enhanced: "4.3.2", Text: "smtpfeed is shutting down; try again later"}
 }

@@ -18,6 +18,7 @@ import (
 	"smtpfeed"
 	"smtpfeed/proto/lmtp"
 	"smtpfeed/proto/resolv"
+	"smtpfeed/proto/routemap"
 	"smtpfeed/proto/smtp"
 	"smtpfeed/proto/tlspolicy"
 )
@@ -154,6 +155,8 @@ type options struct {
 	reuseLimit  int
 	rate        int
 	fallback    string
+	routeMap    string        // -M: the route map's file, read again on SIGHUP
+	routes      *routemap.Map // -M's map, read by run
 	source      string
 	port        int
 	logTo       string
@@ -202,6 +205,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.rate, "rate", 0, "most recipients sent to one MX host a minute (0: no limit), for providers that publish rates")
 	fs.Bool("u", true, "reuse connections (accepted for compatibility; reuse is always on)")
 	fs.StringVar(&o.fallback, "m", "", "fallback MX host of last resort ([address] for no MX lookup)")
+	fs.StringVar(&o.routeMap, "M", "", "static route map FILE: a DOMAIN (or *.DOMAIN) and a ROUTE (MX, A, [address] or a host) a line; read again on SIGHUP")
 	fs.Var(&o.aliases, "a", "another name of this host, dropped from MX lists like the HELO name (repeatable)")
 	fs.StringVar(&o.family, "N", "", "address family: 4 (IPv4 only) or 6 (IPv6 only)")
 	fs.BoolVar(&o.ipv4, "4", false, "IPv4 only (same as -N 4)")
@@ -491,6 +495,7 @@ func (o *options) engineConfig(res smtpfeed.ResolverConfig, fdLimit uint64) smtp
 		Apart:            o.apart,
 		TraceRcpt:        o.receivedFor,
 		Fallback:         o.fallback,
+		Routes:           o.routes,
 		Grace:            o.timeouts["grace"],
 		RaceDelay:        o.timeouts["race"],
 		IdleTime:         o.timeouts["idle"],

@@ -65,7 +65,7 @@ func lmtpSend(sock string, from string, rcpts []string, body string) (map[string
 
 // TestListener: 50 concurrent LMTP sessions, each a different message to
 // overlapping domains, all answered as the world says; a second round to
-// the same hosts rides the connections the first left open; HUP ends
+// the same hosts rides the connections the first left open; USR1 ends
 // the listener with exit 0 and removes its socket.
 func TestListener(t *testing.T) {
 	s, err := sim.Start(sim.Config{Seed: 21, Domains: 60, Hosts: 12, Users: 10, BounceRcpts: 0.05, DNSAddr: "127.0.0.1:0"})
@@ -125,9 +125,9 @@ func TestListener(t *testing.T) {
 	for _, d := range second.Duplicates {
 		t.Errorf("duplicate delivery: %+v", d)
 	}
-	c.signal(syscall.SIGHUP)
+	c.signal(syscall.SIGUSR1)
 	if code := c.wait(20 * time.Second); code != 0 {
-		t.Fatalf("exit %d after SIGHUP, want 0; log:\n%s", code, c.log())
+		t.Fatalf("exit %d after SIGUSR1, want 0; log:\n%s", code, c.log())
 	}
 	if _, err := net.Dial("unix", sock); err == nil {
 		t.Error("the socket still accepts after exit")
@@ -174,7 +174,7 @@ func TestListenerDoor(t *testing.T) {
 			if got := greet(addr, tc.from); !strings.HasPrefix(got, tc.want) {
 				t.Errorf("a peer at %s heard %q, want %q...", tc.from, got, tc.want)
 			}
-			c.signal(syscall.SIGHUP)
+			c.signal(syscall.SIGUSR1)
 			c.wait(20 * time.Second)
 		})
 	}
@@ -196,7 +196,7 @@ func TestListenerDoor(t *testing.T) {
 			if st.Mode().Perm() != want {
 				t.Errorf("-socket-mode %q: the socket has %03o, want %03o", mode, st.Mode().Perm(), want)
 			}
-			c.signal(syscall.SIGHUP)
+			c.signal(syscall.SIGUSR1)
 			c.wait(20 * time.Second)
 		}
 	})

@@ -45,6 +45,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		o.tls, err = o.tlsConfig()
 	}
+	if err == nil && o.routeMap != "" {
+		o.routes, err = readRoutes(o.routeMap) // a bad line: EX_CONFIG, as -tls-policy's
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitConfig

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"smtpfeed"
 	"smtpfeed/proto/lmtp"
 	"smtpfeed/reactor"
@@ -45,7 +47,8 @@ type server struct {
 	path     string // unix socket to remove at exit
 	done     bool
 	err      error
-	terms    int // SIGTERMs received: the second one cuts every connection
+	terms    int    // SIGTERMs received: the second one cuts every connection
+	routeMap string // -M's file, read again on SIGHUP (routes.go)
 }
 
 // serve runs the mailer until its LMTP side is finished, then lets the
@@ -78,12 +81,12 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitConfig
 	}
-	s := &server{loop: loop, e: e, log: logger, flushLog: sink.flush}
+	s := &server{loop: loop, e: e, log: logger, flushLog: sink.flush, routeMap: o.routeMap}
 	opt := smtpfeed.LMTPOptions{Session: lmtp.Config{Hostname: o.heloName(), MaxSize: o.maxSize, MaxRcpts: o.lmtpRcpts}}
 	if o.resolveOnly() {
 		opt.ResolveOnly = sink.stderr
 	}
-	if err := loop.Notify(s.signal, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT); err != nil {
+	if err := loop.Notify(s.signal, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT); err != nil {
 		logger.Printf("smtpfeed: %v", err)
 	}
 	if o.listen != "" {
@@ -185,9 +188,12 @@ func (s *server) cleanup() {
 // finished: the stdin/stdout session is over.
 func (s *server) finished(err error) { s.done, s.err = true, err }
 
-// signal does what the original documents:
+// signal does what the original documents, but HUP, which reloads, as
+// daemons do (and a listener under Postfix lives long enough to need
+// it):
 //
-//	HUP   graceful: stop taking messages (and, with -L, sessions); answer
+//	HUP   read -M's route map again (reloadRoutes); delivery goes on.
+//	USR1  graceful: stop taking messages (and, with -L, sessions); answer
 //	      every pending recipient, the undelivered ones 4xx; QUIT every
 //	      connection; exit 0.
 //	TERM  semi-graceful: the same, but SMTP connections are closed at once,
@@ -198,8 +204,10 @@ func (s *server) finished(err error) { s.done, s.err = true, err }
 //	INT   write the internal state to the log and go on.
 func (s *server) signal(now time.Time, sig os.Signal) {
 	switch sig {
-	case syscall.SIGHUP, syscall.SIGTERM:
-		s.log.Printf("smtpfeed: %v: finishing the messages in hand", sig)
+	case syscall.SIGHUP:
+		s.reloadRoutes()
+	case syscall.SIGUSR1, syscall.SIGTERM:
+		s.log.Printf("smtpfeed: %s: finishing the messages in hand", unix.SignalName(sig.(syscall.Signal)))
 		if sig == syscall.SIGTERM {
 			s.terms++
 			if s.terms > 1 {
