@@ -34,16 +34,22 @@ type delivery struct {
 	first    time.Duration // time to the first delivery; 0 until then
 	last     time.Duration // time to the last delivery
 	counts   [smtp.NextHost + 1]int
+
+	// DSN parameters: RET and ENVID, and the recipients' (rcpt.dsn).
+	ret, envID string
+	dsn        []smtp.RecipientDSN
 }
 
 func newDelivery(e *Engine, id int, m *Message, answer func(int, Outcome), done func()) *delivery {
 	j := &delivery{e: e, id: id, from: m.From, utf8: m.SMTPUTF8, answer: answer, done: done, left: len(m.Rcpts), addrs: m.Rcpts}
+	j.ret, j.envID, j.dsn = m.Ret, m.EnvID, m.RcptDSN
 	j.rcpts = make([]rcpt, len(m.Rcpts))
 	for i := range m.Rcpts {
 		j.rcpts[i] = rcpt{j: j, i: int32(i)}
 	}
 	if !e.cfg.DeliverNothing {
 		j.msg = smtp.NewMessage(m.Data)
+		j.msg.Declared8Bit = m.EightBit
 	}
 	if e.cfg.TraceRcpt {
 		j.trace = traceField(e.cfg.SMTP.Hostname, j.ID(), e.loop.Now())

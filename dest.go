@@ -201,14 +201,14 @@ func (d *dest) group(rs []*rcpt) []*envelope {
 		which[k] = n
 	}
 	for n, b := range envs {
-		b.env = smtp.Envelope{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Rcpts: make([]smtp.Recipient, 0, sizes[n]),
+		b.env = smtp.Envelope{From: b.j.from, Msg: b.j.msg, SMTPUTF8: b.j.utf8, Ret: b.j.ret, EnvID: b.j.envID, Rcpts: make([]smtp.Recipient, 0, sizes[n]),
 			VERP: d.e.cfg.VERP, Trace: b.j.trace}
 		b.rcpts = make([]int32, 0, sizes[n])
 	}
 	for k, r := range rs {
 		if n := which[k]; n >= 0 {
 			b := envs[n]
-			b.env.Rcpts = append(b.env.Rcpts, smtp.Recipient{Addr: r.addr()})
+			b.env.Rcpts = append(b.env.Rcpts, smtp.Recipient{Addr: r.addr(), DSN: r.dsn()})
 			b.rcpts = append(b.rcpts, r.i)
 		}
 	}

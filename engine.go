@@ -255,6 +255,15 @@ type Message struct {
 	Rcpts    []string // forward paths, local@domain; read until the last answer, so unchanged till then
 	Data     []byte   // content as the caller gave it
 	SMTPUTF8 bool
+	// EightBit: the caller said BODY=8BITMIME. A server with 8BITMIME is
+	// told so; one without gets the 7-bit form (see smtp.Message.SevenBit).
+	EightBit bool
+	// DSN (RFC 3461), passed on as given to servers that offer DSN:
+	// RET= and ENVID= (xtext), "" for none; each recipient's NOTIFY= and
+	// ORCPT=, by index as Rcpts, nil when no recipient has any (see
+	// dsn.go).
+	Ret, EnvID string
+	RcptDSN    []smtp.RecipientDSN
 }
 
 // Delivery is a message in hand.

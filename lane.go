@@ -193,6 +193,7 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 		code     int
 		first    string
 		verified string
+		noDSN    bool // outcomeRelayedNoDSN
 	}
 	var memo map[verdict]Outcome
 	throttled, delivered := false, false
@@ -228,19 +229,20 @@ func (l *lane) results(c *Conn, rs []smtp.Result) {
 		delivered = delivered || res.Status == smtp.Delivered
 		if res.Status != smtp.NextHost {
 			tlsText, verified := travel(c, r)
+			noDSN := res.Status == smtp.Delivered && !c.Extensions().DSN && r.wantsSuccess()
 			if res.Err != nil || res.PossibleDuplicate || len(res.Reply.Lines) == 0 {
-				o := outcomeOf(res, relay)
+				o := outcomeAt(res, relay, noDSN)
 				o.TLS, o.Verified = tlsText, verified
 				r.finish(o)
 				continue
 			}
-			k := verdict{res.Status, res.Reply.Code, res.Reply.Lines[0], verified}
+			k := verdict{res.Status, res.Reply.Code, res.Reply.Lines[0], verified, noDSN}
 			o, ok := memo[k]
 			if !ok {
 				if memo == nil {
 					memo = make(map[verdict]Outcome)
 				}
-				o = outcomeOf(res, relay)
+				o = outcomeAt(res, relay, noDSN)
 				o.TLS, o.Verified = tlsText, verified
 				memo[k] = o
 			}

@@ -266,7 +266,10 @@ func (c *LMTPConn) deliver(m *lmtp.Message) {
 		c.resolve(rcpts, answer)
 		return
 	}
-	c.delivery = c.e.Deliver(&Message{From: m.From.Addr, Rcpts: rcpts, Data: m.Data, SMTPUTF8: m.SMTPUTF8}, answer, nil)
+	msg := &Message{From: m.From.Addr, Rcpts: rcpts, Data: m.Data, SMTPUTF8: m.SMTPUTF8, EightBit: m.EightBit,
+		Ret: m.Ret, EnvID: m.EnvID, RcptDSN: recipientDSNs(m.DSN)}
+	m.DSN = nil // the engine has its copy; the session reads it no more
+	c.delivery = c.e.Deliver(msg, answer, nil)
 }
 
 // resolve is -d Q: the grouping is reported, every recipient deferred.

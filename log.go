@@ -45,9 +45,14 @@ func (nopLogger) Notice(string)      {}
 // writer).
 type TextLogger struct{ W io.Writer }
 
-// Recipient logs: ID: to=<a@b>, delay=, relay=, dsn=, stat=.
+// Recipient logs: ID: to=<a@b>, delay=, relay=, dsn=, stat=. A recipient
+// delivered to a server without DSN whose NOTIFY asked for a success
+// notice is logged stat=Sent relayed-no-DSN, for operators to find.
 func (l TextLogger) Recipient(r RcptLog) {
 	stat := "Sent"
+	if r.Outcome.RelayedNoDSN {
+		stat = "Sent relayed-no-DSN" // a success notice asked for will not come: see outcomeRelayedNoDSN
+	}
 	switch r.Outcome.Status {
 	case smtp.Deferred:
 		stat = "Deferred"

@@ -32,7 +32,8 @@ import (
 
 // mtaWorldFlags describe the world every MTA test delivers to: 1,000
 // recipients (250 domains of 4 users) on 150 hosts 10 ms away, 20 of them
-// deferred (450 4.2.0 at RCPT) and 20 bounced (550 5.1.1 at RCPT). Dead
+// deferred (450 4.2.0 at RCPT) and 20 bounced (550 5.1.1 at RCPT); half
+// the hosts offer DSN and record the DSN parameters they get. Dead
 // hosts, unanswered names and the DNS kinds whose outcome depends on the
 // client's policy (null MX, NXDOMAIN, CNAME, which sendmail rewrites) are
 // left out, so every recipient's fate is one of the three and a run takes
@@ -41,7 +42,7 @@ var mtaWorldFlags = []string{
 	"-seed", "1", "-domains", "250", "-users", "4", "-hosts", "150", "-rtt", "10ms",
 	"-defer-rcpts", "20", "-bounce-rcpts", "20",
 	"-dead-hosts", "0", "-dead-first", "0", "-refuse-hosts", "0", "-silent", "0",
-	"-nxdomain", "0", "-null-mx", "0", "-cname", "0",
+	"-nxdomain", "0", "-null-mx", "0", "-cname", "0", "-dsn", "0.5",
 }
 
 // The list's envelope sender: a local mailbox on the MTA's host, where the
@@ -59,12 +60,16 @@ type mtaEnv struct {
 	dir   string // world-readable: the MTAs' mailers run as other users
 	bin   string // simnet, smtpfeed
 	world mtaWorld
+	// dsn, when set, is what the submission asks of DSN, checked in
+	// both runs (checkDSN).
+	dsn *mtaDSN
 }
 
 // mtaWorld is the recipient list and the expected fate of each.
 type mtaWorld struct {
 	rcpts                      []string
 	deliver, deferred, bounced []string
+	dsnHosts                   map[string]bool // the hosts offering DSN, by name
 }
 
 // requireMTA fails the test when CI=true and one of the programs is
@@ -151,9 +156,22 @@ func newMTAEnv(t *testing.T) *mtaEnv {
 			Addr   string      `json:"addr"`
 			Expect sim.Outcome `json:"expect"`
 		} `json:"recipients"`
+		Hosts []struct {
+			Name string `json:"name"`
+			DSN  bool   `json:"dsn"`
+		} `json:"hosts"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		t.Fatalf("world.json: %v", err)
+	}
+	e.world.dsnHosts = map[string]bool{}
+	for _, h := range w.Hosts {
+		if h.DSN {
+			e.world.dsnHosts[h.Name] = true
+		}
+	}
+	if len(e.world.dsnHosts) == 0 || len(e.world.dsnHosts) == len(w.Hosts) {
+		t.Fatalf("world: %d of %d hosts offer DSN, want some but not all", len(e.world.dsnHosts), len(w.Hosts))
 	}
 	for _, r := range w.Recipients {
 		e.world.rcpts = append(e.world.rcpts, r.Addr)
@@ -256,6 +274,9 @@ func (e *mtaEnv) compare(t *testing.T, mta string, script func(mode, dir string)
 			t.Logf("smtpfeed's summary: %s", mtaGrep(log, "nrcpts="))
 		}
 		runs[mode] = r
+	}
+	if e.dsn != nil {
+		e.checkDSN(t, runs["smtpfeed"], runs["own"])
 	}
 	e.logTimes(t, mta, runs["smtpfeed"], runs["own"])
 }

@@ -31,9 +31,9 @@ smtp_connect_timeout=2s
 
 // postfixBody is the MTA part of the run: the configuration, the spool
 // on tmpfs, smtpfeed listening as user postfix (in production, a service
-// of its own), Postfix started, submission with its sendmail command, a
-// wait until the queue holds only the deferred message and the bounce has
-// been delivered.
+// of its own), Postfix started, submission with its sendmail command
+// asking for DSN (postfixDSN), a wait until the queue holds only the
+// deferred message and the bounce has been delivered.
 const postfixBody = `
 mount -t tmpfs -o mode=0755 tmpfs /var/spool/postfix || die "tmpfs spool"
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/postfix || die "tmpfs /var/lib/postfix"
@@ -56,7 +56,7 @@ fi
 postfix start >$D/postfix-start.log 2>&1 || die "postfix start: $(cat $D/postfix-start.log)"
 waitFor '[ -S /var/spool/postfix/public/pickup ]' 30 || die "postfix: no pickup socket"
 T0=$(now)
-sendmail -oi -f ` + mtaSender + ` $(cat $E/rcpts) <$E/message || die "submission: $?"
+sendmail -oi -N success,failure,delay -R full -V ` + mtaEnvID + ` -f ` + mtaSender + ` $(cat $E/rcpts) <$E/message || die "submission: $?"
 # Settled: the only message left is deferred, and the bounce is delivered.
 settled() {
 	local q; q=$(postqueue -j 2>/dev/null)
@@ -69,9 +69,15 @@ cat /var/mail/owner >$D/mailbox.txt 2>/dev/null
 postfix stop >/dev/null 2>&1
 `
 
+// postfixDSN is what Postfix sends on for the submission's -N
+// success,failure,delay -R full -V (FAILURE: the test looks for the
+// bounces in the sender's mailbox), and its log (maillog_file).
+var postfixDSN = &mtaDSN{ret: "FULL", envID: mtaEnvID, notify: "SUCCESS,FAILURE,DELAY", orcpt: true, mtaLog: "maillog"}
+
 func TestMTAPostfix(t *testing.T) {
 	requireMTA(t, "postfix", "postfix", "postconf", "postqueue", "setpriv")
 	e := newMTAEnv(t)
+	e.dsn = postfixDSN
 	e.compare(t, "Postfix", func(mode, dir string) string {
 		lines := fmt.Sprintf(postfixMain, dir)
 		if mode == "smtpfeed" {

@@ -27,8 +27,9 @@ const sendmailMC = "divert(-1)dnl\ndivert(0)dnl\n" +
 	"MAILER(`smtp')dnl\n"
 
 // sendmailBody is the MTA part of the run: build the .cf, submit with
-// sendmail's own command (background delivery, as a list server would),
-// wait until no sendmail or mailer process is left, list the queue.
+// sendmail's own command (background delivery, as a list server would)
+// asking for DSN (sendmailDSN), wait until no sendmail or mailer process
+// is left, list the queue.
 const sendmailBody = `
 mount -t tmpfs -o mode=0700 tmpfs /var/spool/mqueue || die "tmpfs mqueue"
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/sendmail || die "tmpfs /var/lib/sendmail"
@@ -40,16 +41,23 @@ m4 $D/sendmail.mc >$D/sendmail.cf || die "m4 sendmail.mc"
 CF=$D/sendmail.cf
 sendmail -C $CF -bi || die "newaliases"
 T0=$(now)
-sendmail -C $CF -oi -f ` + mtaSender + ` $(cat $E/rcpts) <$E/message || die "submission: $?"
+sendmail -C $CF -oi -N success,failure -R hdrs -V ` + mtaEnvID + ` -f ` + mtaSender + ` $(cat $E/rcpts) <$E/message || die "submission: $?"
 waitFor '! pgrep -x "sendmail|smtpfeed" >/dev/null' 180 || die "sendmail still delivering after 180 s"
 T1=$(now)
 sendmail -C $CF -bp >$D/queue.txt 2>&1
 cat /var/mail/owner >$D/mailbox.txt 2>/dev/null
 `
 
+// sendmailDSN is what sendmail sends on for the submission's -N
+// success,failure -R hdrs -V. It sends an ORCPT only for a recipient
+// that came with one, and these come on the command line; its log goes
+// to no file here.
+var sendmailDSN = &mtaDSN{ret: "HDRS", envID: mtaEnvID, notify: "SUCCESS,FAILURE"}
+
 func TestMTASendmail(t *testing.T) {
 	requireMTA(t, "sendmail-bin sendmail-cf m4", "sendmail", "m4", "/usr/share/sendmail/cf/m4/cf.m4")
 	e := newMTAEnv(t)
+	e.dsn = sendmailDSN
 	e.compare(t, "sendmail", func(mode, _ string) string {
 		mailer := ""
 		if mode == "smtpfeed" {

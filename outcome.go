@@ -13,6 +13,9 @@ import (
 // The table (README.md repeats it for operators):
 //
 //	delivered                      250 2.0.0 delivered to host[addr]: <remote text>
+//	delivered, NOTIFY=SUCCESS, the 250 2.1.5 relayed to host[addr], which does not offer
+//	  server without DSN           DSN: no success notice will come (NOTIFY=SUCCESS);
+//	                               it said: <remote text>
 //	remote 4xx/5xx at RCPT/DATA/.  the remote code and enhanced code (X.0.0 when the
 //	                               server gave none), "host[addr] said: <remote text>"
 //	connection lost after the dot  451 4.4.2, marked as a possible duplicate
@@ -36,6 +39,10 @@ type Outcome struct {
 	Relay    string // host[addr] that decided, "" when none did
 	// PossibleDuplicate: the connection was lost after the final dot.
 	PossibleDuplicate bool
+	// RelayedNoDSN: delivered to a server that does not offer DSN, for
+	// a recipient whose NOTIFY asked for a success notice, which will
+	// not come (outcomeRelayedNoDSN).
+	RelayedNoDSN bool
 	// TLS is how the message travelled when a host decided:
 	// "TLSv1.3/TLS_AES_128_GCM_SHA256", or "none"; Verified is what
 	// checked the certificate: dane, secure, none, or plaintext.
@@ -71,6 +78,32 @@ func outcomeOf(r smtp.Result, relay string) Outcome {
 	}
 	return Outcome{Status: r.Status, Code: r.Reply.Code, Enhanced: enhancedOr(r.Reply), Relay: relay,
 		Text: fmt.Sprintf("%s said: %s", relay, r.Reply.Text())}
+}
+
+// outcomeAt is outcomeOf, or outcomeRelayedNoDSN for a delivered
+// recipient whose success notice will not come (noDSN).
+func outcomeAt(r smtp.Result, relay string, noDSN bool) Outcome {
+	if noDSN && r.Status == smtp.Delivered {
+		return outcomeRelayedNoDSN(r, relay)
+	}
+	return outcomeOf(r, relay)
+}
+
+// outcomeRelayedNoDSN: delivered to a server that does not offer DSN,
+// for a recipient whose NOTIFY includes SUCCESS. RFC 3461 §4.3 asks the
+// relaying MTA to send a "relayed" notice then. smtpfeed keeps no queue
+// and sends no mail of its own, and the caller sends none either, since
+// our LHLO offered DSN: so the notice will not come, and the reply says
+// so. It stays 250: the server took the message, and any other code
+// would have the caller send it again or bounce it. The enhanced code is
+// 2.1.5, which RFC 3463 §3.2 names for positive delivery reports (the
+// "relayed" notice would have been one), and which sets these replies
+// apart from the plain 2.0.0 in the caller's log. The text is the same
+// for every recipient of a transaction, so they share it: the reply is
+// per recipient already.
+func outcomeRelayedNoDSN(r smtp.Result, relay string) Outcome {
+	return Outcome{Status: smtp.Delivered, Code: 250, Enhanced: "2.1.5", Relay: relay, RelayedNoDSN: true,
+		Text: fmt.Sprintf("relayed to %s, which does not offer DSN: no success notice will come (NOTIFY=SUCCESS); it said: %s", relay, r.Reply.Text())}
 }
 
 // enhancedOr is the reply's enhanced code, or the class's generic one.

@@ -27,6 +27,11 @@ var lmtpCommandSeeds = []string{
 	"MAIL FROM:a@b.test", "MAIL FROM:<a@b.test>x", "MAIL FROM:<a@b.test",
 	"RCPT TO:<a@b.test>", `RCPT TO:<"a b>"@b.test>`, "RCPT TO:<@r.test:a@b.test>",
 	"RCPT TO:<a@b.test> NOTIFY=SUCCESS,FAILURE", "RCPT TO:<>",
+	// DSN's parameters, from proto/lmtp's dsnParamTests.
+	"MAIL FROM:<a@b.test> RET=FULL ENVID=a+2Bb+3Dc", "MAIL FROM:<a@b.test> ENVID=a+2b", "MAIL FROM:<a@b.test> RET=FULL RET=HDRS",
+	"RCPT TO:<a@b.test> NOTIFY=NEVER,SUCCESS", "RCPT TO:<a@b.test> NOTIFY=SUCCESS,success", "RCPT TO:<a@b.test> NOTIFY=,DELAY",
+	"RCPT TO:<a@b.test> ORCPT=rfc822;a+2Bb@c.test NOTIFY=delay", "RCPT TO:<a@b.test> ORCPT=rfc822;",
+	"RCPT TO:<a@b.test> ORCPT=utf-8;j\\x{F6}rg@b.test", "RCPT TO:<a@b.test> ORCPT=utf-8;jörg@b.test", "RCPT TO:<a@b.test> ORCPT=utf-8;a\\x{f6",
 	"DATA", "DATA now", "NOOP anything", "XYZZY", "", "NO\x00OP", "NOOP\rQUIT", "\xff\xfe",
 	"<a@b.test>", "<>", "<@a.test,@b.test:u@d.test>", `<"john doe"@a.test>`,
 	`<"a\"b@c"@a.test>`, `<""@a.test>`, "<u@[192.0.2.1]>", "<u@[IPv6:2001:db8::1]>",
@@ -106,6 +111,8 @@ var lmtpSessionSeeds = []string{
 	// LF-only callers (a mailer definition without E=\r\n), and a mix.
 	"LHLO c\nMAIL FROM:<s@b>\nRCPT TO:<a@b>\nRCPT TO:<b@b>\nDATA\nS: x\n\n..a\n...\n.\nMAIL FROM:<>\nRCPT TO:<e@f>\nDATA\n.\nQUIT\n",
 	"LHLO c\nMAIL FROM:<s@b>\nRCPT TO:<a@b>\nDATA\na\r.\n..\r\n.\nQUIT\n",
+	// DSN's parameters on some recipients, then a message without.
+	"LHLO c\r\nMAIL FROM:<s@b> RET=HDRS ENVID=e+2B1\r\nRCPT TO:<a@b>\r\nRCPT TO:<c@d> NOTIFY=SUCCESS ORCPT=rfc822;c@d\r\nRCPT TO:<e@f> NOTIFY=NEVER,DELAY\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<e@f>\r\nDATA\r\n.\r\nQUIT\r\n",
 }
 
 // goldenSessions reads the caller's side of proto/lmtp's golden
@@ -182,6 +189,39 @@ type lmtpHanded struct {
 	from  string
 	rcpts []string
 	data  string
+	dsn   string // RET, ENVID and the recipients' NOTIFY and ORCPT
+}
+
+// checkDSN: a message's DSN parameters are one per recipient or none,
+// and each parses back to itself as a RCPT or MAIL parameter would.
+func checkDSN(fail func(string, ...any), m *lmtp.Message) {
+	if m.DSN != nil && len(m.DSN) != len(m.Rcpts) {
+		fail("message #%d: %d DSN entries for %d recipients", m.Seq, len(m.DSN), len(m.Rcpts))
+	}
+	if m.Ret != "" || m.EnvID != "" {
+		line := "MAIL FROM:<>"
+		if m.Ret != "" {
+			line += " RET=" + m.Ret
+		}
+		if m.EnvID != "" {
+			line += " ENVID=" + m.EnvID
+		}
+		if cmd, err := lmtp.ParseCommand([]byte(line)); err != nil || cmd.Ret != m.Ret || cmd.EnvID != m.EnvID {
+			fail("message #%d: %q parses to %+v, %v", m.Seq, line, cmd, err)
+		}
+	}
+	for i, d := range m.DSN {
+		line := "RCPT TO:<a@b>"
+		if d.Notify != "" {
+			line += " NOTIFY=" + d.Notify
+		}
+		if d.ORcpt != "" {
+			line += " ORCPT=" + d.ORcpt
+		}
+		if cmd, err := lmtp.ParseCommand([]byte(line)); err != nil || cmd.Notify != d.Notify || cmd.ORcpt != d.ORcpt {
+			fail("message #%d recipient %d: %q parses to %+v, %v", m.Seq, i, line, cmd, err)
+		}
+	}
 }
 
 // lmtpSession runs one session and checks it; it returns the output and
@@ -230,7 +270,8 @@ func lmtpSession(fail func(string, ...any), in, splits []byte, seed uint64) ([]b
 				}
 			}
 			msgs = append(msgs, m)
-			h := lmtpHanded{seq: m.Seq, from: m.From.Addr, data: string(m.Data)}
+			checkDSN(fail, m)
+			h := lmtpHanded{seq: m.Seq, from: m.From.Addr, data: string(m.Data), dsn: fmt.Sprintf("%q %q %q", m.Ret, m.EnvID, m.DSN)}
 			for i, r := range m.Rcpts {
 				h.rcpts = append(h.rcpts, r)
 				queue = append(queue, owed{m, i})
@@ -282,6 +323,10 @@ func lmtpSession(fail func(string, ...any), in, splits []byte, seed uint64) ([]b
 	return out, handed
 }
 
+// maxReplyLine is the longest reply line, CRLF included (RFC 5321
+// §4.5.3.1.5).
+const maxReplyLine = 512
+
 // checkLMTPOutput checks the output is whole reply lines, and that each
 // 354 is followed by one reply per recipient accepted since the last
 // MAIL, in RCPT order, or by nothing at all (the caller left mid-data).
@@ -291,7 +336,7 @@ func checkLMTPOutput(fail func(string, ...any), out []byte, msgs []*lmtp.Message
 	}
 	lines := strings.Split(strings.TrimSuffix(string(out), "\r\n"), "\r\n")
 	for _, l := range lines {
-		if len(l) < 3 || len(l)+2 > lmtp.MaxCommandLine || strings.ContainsAny(l, "\r\n") ||
+		if len(l) < 3 || len(l)+2 > maxReplyLine || strings.ContainsAny(l, "\r\n") ||
 			l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' || l[2] < '0' || l[2] > '9' ||
 			(len(l) > 3 && l[3] != ' ' && l[3] != '-') {
 			fail("output line %q is not a reply", l)

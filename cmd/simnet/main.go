@@ -114,6 +114,7 @@ func main() {
 		{&cfg.No8BitMIME, "no-8bitmime", "live hosts without 8BITMIME"},
 		{&cfg.NoSize, "no-size", "live hosts without SIZE"},
 		{&cfg.NoEnhanced, "no-enhanced", "live hosts without ENHANCEDSTATUSCODES"},
+		{&cfg.DSN, "dsn", "live ESMTP hosts that offer DSN (record RET, ENVID, NOTIFY, ORCPT)"},
 		{&cfg.HeloOnly, "helo-only", "live hosts answering EHLO with 502"},
 		{&cfg.RcptLimited, "rcpt-limited", "live hosts with a recipient limit"},
 		{&cfg.DeferRcpts, "defer-rcpts", "recipients renamed defer-* (450 4.2.0 at RCPT)"},

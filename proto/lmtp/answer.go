@@ -14,6 +14,13 @@ type Message struct {
 	Data     []byte   // the content, un-dot-stuffed: every byte between the 354 and the final dot
 	EightBit bool     // BODY=8BITMIME given
 	SMTPUTF8 bool     // SMTPUTF8 given: pass it on, or bounce with 553 5.6.7
+	// DSN (RFC 3461), kept as the caller sent them, to be passed on to
+	// servers that offer DSN: RET= (upper-cased) and ENVID= (xtext) of
+	// MAIL, "" when not given; and each recipient's NOTIFY= and ORCPT=,
+	// by RCPT index as Rcpts, or nil when no recipient gave either.
+	Ret   string
+	EnvID string
+	DSN   []RcptDSN
 }
 
 // Errors from Answer. In each case the answer is ignored.
@@ -42,6 +49,9 @@ func (s *Session) endData() {
 		Data:     s.body.data,
 		EightBit: s.tx.eightBit,
 		SMTPUTF8: s.tx.smtpUTF8,
+		Ret:      s.tx.ret,
+		EnvID:    s.tx.envID,
+		DSN:      s.tx.dsn.take(),
 	}
 	if m.Data == nil {
 		m.Data = []byte{}

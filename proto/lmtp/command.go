@@ -52,6 +52,10 @@ type Command struct {
 	Size     int64  // MAIL SIZE=; 0 when not given
 	Body     string // MAIL BODY=, upper-cased: "7BIT", "8BITMIME"; "" when not given
 	SMTPUTF8 bool   // MAIL SMTPUTF8
+	Ret      string // MAIL RET=, upper-cased: "FULL", "HDRS"; "" when not given (RFC 3461 §4.3)
+	EnvID    string // MAIL ENVID=, xtext as given; "" when not given (RFC 3461 §4.4)
+	Notify   string // RCPT NOTIFY=, upper-cased; "" when not given (RFC 3461 §4.1)
+	ORcpt    string // RCPT ORCPT=, as given; "" when not given (RFC 3461 §4.2)
 }
 
 // CommandError is a line the session refuses without acting on it; Reply
@@ -147,6 +151,14 @@ func parseMail(cmd Command, arg string) (Command, error) {
 				return Command{}, cmdError(501, "5.5.4", "SMTPUTF8 takes no value")
 			}
 			cmd.SMTPUTF8 = true
+		case "RET":
+			if cmd.Ret, err = parseRet(val, hasVal); err != nil {
+				return Command{}, err
+			}
+		case "ENVID":
+			if cmd.EnvID, err = parseEnvID(val, hasVal); err != nil {
+				return Command{}, err
+			}
 		default:
 			return Command{}, unknownParam(key)
 		}
@@ -163,20 +175,31 @@ func parseRcpt(cmd Command, arg string) (Command, error) {
 	if cmd.Path, err = ParsePath(path, false); err != nil {
 		return Command{}, cmdError(501, "5.1.3", "bad recipient address: "+err.Error())
 	}
-	if len(params) > 0 {
-		// RCPT has no parameters we know: NOTIFY and ORCPT are DSN's.
-		key, val, hasVal := strings.Cut(params[0], "=")
+	seen := map[string]bool{}
+	for _, p := range params {
+		key, val, hasVal := strings.Cut(p, "=")
 		key = strings.ToUpper(key)
-		if err := checkParam(key, val, hasVal, map[string]bool{}); err != nil {
+		if err := checkParam(key, val, hasVal, seen); err != nil {
 			return Command{}, err
 		}
-		return Command{}, unknownParam(key)
+		switch key {
+		case "NOTIFY":
+			if cmd.Notify, err = parseNotify(val, hasVal); err != nil {
+				return Command{}, err
+			}
+		case "ORCPT":
+			if cmd.ORcpt, err = parseORcpt(val, hasVal); err != nil {
+				return Command{}, err
+			}
+		default:
+			return Command{}, unknownParam(key)
+		}
 	}
 	return cmd, nil
 }
 
 // unknownParam refuses a parameter for an extension we do not offer (RFC
-// 5321 §4.1.1.11), DSN's among them: see the package doc.
+// 5321 §4.1.1.11).
 func unknownParam(key string) error {
 	return cmdError(555, "5.5.4", "parameter not supported: "+echo(key))
 }

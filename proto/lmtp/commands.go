@@ -3,6 +3,7 @@ package lmtp
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // helpText is HELP's answer: what a person typing at us needs.
@@ -31,6 +32,7 @@ func (s *Session) command(line []byte) {
 		s.out.line("250-PIPELINING")
 		s.out.line("250-ENHANCEDSTATUSCODES")
 		s.out.line("250-8BITMIME")
+		s.out.line("250-DSN")
 		s.out.line("250-SIZE " + strconv.FormatInt(s.cfg.MaxSize, 10))
 		s.out.line("250 SMTPUTF8")
 	case VerbHELO, VerbEHLO:
@@ -105,6 +107,7 @@ func (s *Session) mail(cmd Command) {
 	s.tx.from = cmd.Path
 	s.tx.eightBit = cmd.Body == "8BITMIME"
 	s.tx.smtpUTF8 = cmd.SMTPUTF8
+	s.tx.ret, s.tx.envID = cmd.Ret, strings.Clone(cmd.EnvID) // a copy: cmd's strings share the command line's memory
 	s.reply(250, "2.1.0", "sender "+echo(cmd.Path.String())+" ok")
 }
 
@@ -113,11 +116,16 @@ func (s *Session) rcpt(cmd Command) {
 		s.reply(553, "5.6.7", "non-ASCII recipient address needs SMTPUTF8")
 		return
 	}
+	if !s.tx.smtpUTF8 && !ascii(cmd.ORcpt) {
+		s.reply(553, "5.6.7", "non-ASCII ORCPT needs SMTPUTF8") // RFC 6533 §3: utf-8-addr-unitext only then
+		return
+	}
 	if s.tx.rcpts.n >= s.cfg.MaxRcpts {
 		s.reply(452, "4.5.3", "too many recipients") // RFC 5321 §4.5.3.1.10
 		return
 	}
 	s.to(stateRcpt)
+	s.tx.dsn.add(s.tx.rcpts.n, cmd.Notify, cmd.ORcpt)
 	s.tx.rcpts.add(cmd.Path.Addr) // a copy: cmd's strings share the command line's memory
 	s.reply(250, "2.1.5", "recipient "+echo(cmd.Path.String())+" ok")
 }

@@ -27,16 +27,33 @@
 // Output is under maxOutput: the rest wait packed (24 octets each, see
 // held) until Wrote makes room, rather than as a line each.
 //
-// # Why no DSN
+// # DSN
 //
-// LHLO advertises PIPELINING, ENHANCEDSTATUSCODES, 8BITMIME, SIZE and
-// SMTPUTF8, not DSN. smtpfeed keeps no queue and cannot send delivery
-// notifications itself: the caller does. Advertising DSN would oblige us
-// to honour NOTIFY=SUCCESS and to send a "relayed" notice when the next
-// hop lacks DSN, which we cannot; we would drop it silently. Without DSN
-// the caller knows its NOTIFY went nowhere and issues "relayed" notices
-// itself. So NOTIFY, ORCPT, RET and ENVID are refused as unknown
-// parameters (555 5.5.4).
+// LHLO advertises DSN (RFC 3461) besides PIPELINING, ENHANCEDSTATUSCODES,
+// 8BITMIME, SIZE and SMTPUTF8. MAIL takes RET and ENVID, RCPT takes
+// NOTIFY and ORCPT, each checked strictly: xtext as §4 defines it (for an
+// ORCPT of type utf-8, RFC 6533's forms), NEVER alone, no keyword twice,
+// ENVID at most MaxEnvID and ORCPT at most MaxORcpt characters. A bad
+// value, or a parameter given twice, gets 501 5.5.4 saying which. The
+// values are kept as the caller sent them, xtext still encoded and
+// keywords upper-cased, and handed out with the Message (Ret, EnvID,
+// DSN) for the SMTP side to send on unchanged to servers that offer
+// DSN. A command line may be MaxCommandLine long to make room for them.
+//
+// Advertising DSN tells the caller that notices are the next hop's
+// business from here: sendmail and Postfix then send no "relayed" notice
+// of their own for a recipient we answer 250. A next hop that offers DSN
+// gets the parameters and keeps that promise. For one that does not,
+// RFC 3461 §4.3 asks the relaying MTA to send the "relayed" notice a
+// NOTIFY=SUCCESS asks for; smtpfeed keeps no queue and sends no mail of
+// its own, so it cannot. That recipient's answer is still 250 (the next
+// hop took the message), with a text saying no success notice will
+// come, and the log marks it (the engine's side, in the root package).
+// Failures and delays need nothing of the kind: they come back to the
+// caller as replies, and it sends their notices itself. The trade is
+// deliberate: without DSN advertised the caller keeps NOTIFY, ORCPT,
+// ENVID and RET to itself, and every hop after us that honours them
+// (NOTIFY=NEVER included) never sees them.
 //
 // # SMTPUTF8 end to end
 //

@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -82,24 +83,28 @@ func TestInteropGoSMTPClient(t *testing.T) {
 	if err := c.Hello("mta.test"); err != nil {
 		t.Fatalf("LHLO: %v", err)
 	}
-	for _, ext := range []string{"PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "SIZE", "SMTPUTF8"} {
+	for _, ext := range []string{"PIPELINING", "ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SIZE", "SMTPUTF8"} {
 		if ok, _ := c.Extension(ext); !ok {
 			t.Errorf("extension %s not advertised", ext)
 		}
-	}
-	if ok, _ := c.Extension("DSN"); ok {
-		t.Error("DSN advertised")
 	}
 	if ok, param := c.Extension("SIZE"); !ok || param != "1048576" {
 		t.Errorf("SIZE %q, want 1048576", param)
 	}
 	msg := "Subject: interop\r\n\r\nHello.\r\n.leading dot\r\n"
-	if err := c.Mail("owner@list.test", &gosmtp.MailOptions{Size: int64(len(msg))}); err != nil {
+	// go-smtp xtext-encodes ENVID and ORCPT: "+" and "=" become +2B
+	// and +3D, which the message must keep as sent.
+	if err := c.Mail("owner@list.test", &gosmtp.MailOptions{Size: int64(len(msg)), Return: gosmtp.DSNReturnHeaders, EnvelopeID: "list=42+x"}); err != nil {
 		t.Fatalf("MAIL: %v", err)
 	}
 	var accepted []string
 	for _, to := range []string{"alice@a.test", "bounce-bob@b.test", "not an address", "defer-carol@c.test", "dave@d.test"} {
-		err := c.Rcpt(to, nil)
+		var opts *gosmtp.RcptOptions
+		if to == "alice@a.test" {
+			opts = &gosmtp.RcptOptions{Notify: []gosmtp.DSNNotify{gosmtp.DSNNotifySuccess, gosmtp.DSNNotifyFailure},
+				OriginalRecipientType: gosmtp.DSNAddressTypeRFC822, OriginalRecipient: "Alice+list@a.test"}
+		}
+		err := c.Rcpt(to, opts)
 		if to == "not an address" {
 			var se *gosmtp.SMTPError
 			if !errors.As(err, &se) || se.Code != 501 {
@@ -152,5 +157,9 @@ func TestInteropGoSMTPClient(t *testing.T) {
 	m := <-got
 	if string(m.Data) != msg || m.From.Addr != "owner@list.test" || len(m.Rcpts) != 4 || !m.EightBit {
 		t.Errorf("message as delivered: %+v data %q", m, m.Data)
+	}
+	wantDSN := []RcptDSN{{"SUCCESS,FAILURE", "RFC822;Alice+2Blist@a.test"}, {}, {}, {}}
+	if m.Ret != "HDRS" || m.EnvID != "list+3D42+2Bx" || fmt.Sprint(m.DSN) != fmt.Sprint(wantDSN) {
+		t.Errorf("DSN parameters RET %q ENVID %q %q, want HDRS list+3D42+2Bx %q", m.Ret, m.EnvID, m.DSN, wantDSN)
 	}
 }

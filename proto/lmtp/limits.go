@@ -2,9 +2,22 @@ package lmtp
 
 // Limits, each with its reason.
 const (
-	// MaxCommandLine is the longest command line, CRLF included (RFC
-	// 5321 §4.5.3.1.4). Longer lines get 500 5.5.2 and are discarded.
-	MaxCommandLine = 512
+	// MaxCommandLine is the longest command line, CRLF included: RFC
+	// 5321 §4.5.3.1.4's 512, which extensions may lengthen, plus the
+	// longest parameters an advertised extension adds to one command:
+	// DSN's on RCPT (maxDSNRcptParams). Longer lines get 500 5.5.2 and
+	// are discarded.
+	MaxCommandLine = 512 + maxDSNRcptParams
+	// MaxEnvID is the longest ENVID value, as sent, xtext and all (RFC
+	// 3461 §4.4).
+	MaxEnvID = 100
+	// MaxORcpt is the longest ORCPT value, as sent, address type
+	// included (RFC 3461 §4.2).
+	MaxORcpt = 500
+	// maxDSNRcptParams is the most DSN's parameters add to a RCPT
+	// command: " NOTIFY=SUCCESS,FAILURE,DELAY" and " ORCPT=" with a
+	// value of MaxORcpt.
+	maxDSNRcptParams = len(" NOTIFY=SUCCESS,FAILURE,DELAY") + len(" ORCPT=") + MaxORcpt
 	// MaxLocalPart is the longest local part (RFC 5321 §4.5.3.1.1).
 	MaxLocalPart = 64
 	// MaxDomain is the longest domain (RFC 5321 §4.5.3.1.2).

@@ -14,7 +14,10 @@ type transaction struct {
 	from     Path
 	eightBit bool
 	smtpUTF8 bool
+	ret      string // RET=, "" for none
+	envID    string // ENVID=, "" for none
 	rcpts    rcptList
+	dsn      dsnList // NOTIFY= and ORCPT= of the recipients in rcpts
 }
 
 // Session is the LMTP server machine of one connection. It does no I/O:

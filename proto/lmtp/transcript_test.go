@@ -72,6 +72,9 @@ func transcript(t *testing.T, sc script, step int) string {
 			}
 			fmt.Fprintf(&tr, "M: #%d from=%s rcpts=%s 8bit=%v utf8=%v data=%q\n",
 				m.Seq, m.From, strings.Join(rcpts, ","), m.EightBit, m.SMTPUTF8, m.Data)
+			if m.Ret != "" || m.EnvID != "" || m.DSN != nil {
+				fmt.Fprintf(&tr, "M: ret=%q envid=%q dsn=%q\n", m.Ret, m.EnvID, m.DSN)
+			}
 			for k := range m.Rcpts {
 				i := len(m.Rcpts) - 1 - k
 				if sc.inOrder {
@@ -150,8 +153,9 @@ var scripts = []script{
 			"MAIL FROM:<s@b.test> SIZE=99999999999999999999\r\n" +
 			"MAIL FROM:<s@b.test> SIZE=12k\r\n" +
 			"MAIL FROM:<s@b.test> BODY=BINARYMIME\r\n" +
-			"MAIL FROM:<s@b.test> RET=FULL\r\n" +
-			"MAIL FROM:<s@b.test> ENVID=x\r\n" +
+			"MAIL FROM:<s@b.test> RET=NONE\r\n" +
+			"MAIL FROM:<s@b.test> ENVID=a+zz\r\n" +
+			"MAIL FROM:<s@b.test> RET=FULL RET=HDRS\r\n" +
 			"MAIL FROM:<s@b.test> AUTH=<>\r\n" +
 			"MAIL FROM:<s@b.test> SIZE=1 SIZE=2\r\n" +
 			"MAIL FROM:<s@b.test> SMTPUTF8=yes\r\n" +
@@ -160,14 +164,33 @@ var scripts = []script{
 			"MAIL FROM:s@b.test\r\n" +
 			"MAIL TO:<s@b.test>\r\n" +
 			"MAIL FROM:<s@b.test> SIZE=1000\r\n" +
-			"RCPT TO:<a@b.test> NOTIFY=SUCCESS\r\n" +
-			"RCPT TO:<a@b.test> ORCPT=rfc822;a@b.test\r\n" +
+			"RCPT TO:<a@b.test> NOTIFY=NEVER,SUCCESS\r\n" +
+			"RCPT TO:<a@b.test> NOTIFY=DELAY,DELAY\r\n" +
+			"RCPT TO:<a@b.test> ORCPT=rfc822\r\n" +
+			"RCPT TO:<a@b.test> ORCPT=rfc822;a@b.test ORCPT=rfc822;a@b.test\r\n" +
+			"RCPT TO:<a@b.test> ORCPT=rfc822;j\xc3\xb6rg@b.test\r\n" +
+			"RCPT TO:<a@b.test> ORCPT=utf-8;j\xc3\xb6rg@b.test\r\n" +
+			"RCPT TO:<a@b.test> SIZE=10\r\n" +
 			"RCPT TO:<>\r\n" +
 			"RCPT TO:a@b.test\r\n" +
 			"RCPT TO:<a@b.test\r\n" +
 			"RCPT FROM:<a@b.test>\r\n" +
 			"QUIT now\r\n" +
 			"QUIT\r\n",
+	},
+	{
+		// DSN's parameters pass through to the message as given; a
+		// recipient without any has none, and the next transaction
+		// starts clean.
+		name: "dsn-parameters",
+		in: "LHLO c.test\r\n" +
+			"MAIL FROM:<s@b.test> RET=hdrs ENVID=QQ+2B314159\r\n" +
+			"RCPT TO:<a@b.test> NOTIFY=success,failure ORCPT=rfc822;a+2Bx@b.test\r\n" +
+			"RCPT TO:<b@b.test>\r\n" +
+			"RCPT TO:<c@b.test> NOTIFY=NEVER\r\n" +
+			"RCPT TO:<bounce@b.test> ORCPT=rfc822;bounce@b.test\r\n" +
+			"DATA\r\nhi\r\n.\r\n" +
+			"MAIL FROM:<s@b.test>\r\nRCPT TO:<d@b.test>\r\nDATA\r\nagain\r\n.\r\nQUIT\r\n",
 	},
 	{
 		name: "bad-addresses",
@@ -207,10 +230,10 @@ var scripts = []script{
 	{
 		name: "line-limits",
 		in: "LHLO c.test\r\n" +
-			strings.Repeat("X", 600) + "\r\n" +
-			"NOOP " + strings.Repeat("y", 505) + "\r\n" + // 512 with CRLF: fine
-			"NOOP " + strings.Repeat("y", 506) + "\r\n" + // 513: too long
-			"NOOP " + strings.Repeat("y", 506) + "\n" + // 512 with a bare LF: fine
+			strings.Repeat("X", MaxCommandLine+88) + "\r\n" +
+			"NOOP " + strings.Repeat("y", MaxCommandLine-7) + "\r\n" + // MaxCommandLine with CRLF: fine
+			"NOOP " + strings.Repeat("y", MaxCommandLine-6) + "\r\n" + // one more: too long
+			"NOOP " + strings.Repeat("y", MaxCommandLine-6) + "\n" + // MaxCommandLine with a bare LF: fine
 			"NO\x00OP\r\n" +
 			"NOOP\rQUIT\r\n" +
 			"NOOP\n" +

@@ -113,6 +113,7 @@ func Generate(cfg Config) (*World, error) {
 		}
 	}
 	pickTLS(cfg, live)
+	pickDSN(cfg, live)
 
 	// Domains: a random permutation decides the kinds, so kinds are
 	// spread over the name space instead of sitting in blocks.
@@ -314,6 +315,24 @@ var deliveredReason = map[DomainKind]string{
 	KindCNAME:       "accepted by the MX of the CNAME target",
 	KindTruncate:    "MX answer only over TCP, accepted by the first MX",
 	KindProvider:    "accepted by one of the provider's MX hosts, all at one preference",
+}
+
+// pickDSN picks the hosts that offer DSN, from a generator of its own so
+// that the rest of the world is the same with the knob or without it.
+func pickDSN(cfg Config, live []*Host) {
+	if cfg.DSN <= 0 {
+		return
+	}
+	var esmtp []*Host
+	for _, h := range live {
+		if !h.HeloOnly {
+			esmtp = append(esmtp, h)
+		}
+	}
+	offer := pick(rand.New(rand.NewPCG(cfg.Seed, 0xd5a)), len(esmtp), cfg.DSN)
+	for i, h := range esmtp {
+		h.DSN = offer[i]
+	}
 }
 
 // pickTLS chooses the hosts that offer STARTTLS, with a generator of

@@ -60,6 +60,10 @@ type Config struct {
 	HeloOnly     float64 // EHLO answered 502; such hosts advertise nothing
 	RcptLimited  float64 // hosts that take at most RcptLimit recipients per transaction
 	RcptLimit    int     // default 100
+	// DSN: live hosts (HELO-only ones excepted) that advertise DSN (RFC
+	// 3461) and take RET, ENVID, NOTIFY and ORCPT, recording them as
+	// received in their deliveries. 0 (the default): none do, as before.
+	DSN float64 `json:",omitempty"`
 	// TLS: Shares of the live hosts (HELO-only ones excepted) that offer
 	// STARTTLS; that offer it and fail every handshake; that offer it
 	// with TLS 1.2 at most. A host picked by either of the last two
@@ -206,7 +210,7 @@ func (c Config) validate() error {
 		"dead-hosts": c.DeadHosts, "refuse-hosts": c.RefuseHosts, "no-pipelining": c.NoPipelining,
 		"no-8bitmime": c.No8BitMIME, "no-size": c.NoSize, "no-enhanced": c.NoEnhanced, "helo-only": c.HeloOnly,
 		"rcpt-limited": c.RcptLimited, "defer-rcpts": c.DeferRcpts, "bounce-rcpts": c.BounceRcpts,
-		"starttls": c.StartTLS, "tls-broken": c.TLSBroken, "tls12-only": c.TLS12Only,
+		"starttls": c.StartTLS, "tls-broken": c.TLSBroken, "tls12-only": c.TLS12Only, "dsn": c.DSN,
 		"dane-match": c.DANEMatch, "dane-mismatch": c.DANEMismatch, "throttle-hosts": c.ThrottleHosts,
 	} {
 		if v < 0 || math.IsNaN(v) {

@@ -28,6 +28,11 @@ type Delivery struct {
 	// Addr is the host's address the connection came in on: which of a
 	// provider's addresses, which family of a dual-stack host's.
 	Addr netip.Addr `json:"addr"`
+	// MailParams and RcptParams are the parameters of the transaction's
+	// MAIL and of this recipient's RCPT, as received: what a host
+	// offering DSN was sent (RET, ENVID; NOTIFY, ORCPT).
+	MailParams string `json:"mail_params,omitempty"`
+	RcptParams string `json:"rcpt_params,omitempty"`
 }
 
 // DNSCount is the number of queries for one name, type and transport.
@@ -224,14 +229,17 @@ func (s *stats) dnsDrop() {
 
 // txn records a transaction whose data was accepted; d holds what its
 // recipients' deliveries share (From, Host, Addr, Conn, Txn, Hash, TLS).
-func (s *stats) txn(d Delivery, rcpts []string, at time.Time) {
+func (s *stats) txn(d Delivery, rcpts, rcptParams []string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.txns++
 	s.hist[len(rcpts)]++
 	s.markLocked(PhaseDot, at)
-	for _, r := range rcpts {
+	for i, r := range rcpts {
 		d.Rcpt = r
+		if rcptParams != nil {
+			d.RcptParams = rcptParams[i]
+		}
 		s.deliveries = append(s.deliveries, delivery{d, at})
 	}
 }

@@ -68,6 +68,11 @@ type session struct {
 	hash           hash.Hash
 	size           int64
 	tooBig         bool
+
+	// mailParams is MAIL's parameters as received; rcptParams each
+	// accepted RCPT's, by index as rcpts, nil while all are "".
+	mailParams string
+	rcptParams []string
 }
 
 func newSession(s *hosts, h *Host, c net.Conn, id uint64, addr netip.Addr) *session {
@@ -252,8 +257,8 @@ func (ss *session) endData() {
 		ss.reply(552, "5.3.4", "Message size exceeds fixed maximum message size")
 	} else {
 		sum := hex.EncodeToString(ss.hash.Sum(nil))
-		d := Delivery{From: ss.from, Host: ss.h.Name, Addr: ss.addr, Conn: ss.id, Txn: ss.txn, Hash: sum, TLS: ss.tlsVersion}
-		ss.srv.stats.txn(d, ss.rcpts, time.Now())
+		d := Delivery{From: ss.from, Host: ss.h.Name, Addr: ss.addr, Conn: ss.id, Txn: ss.txn, Hash: sum, TLS: ss.tlsVersion, MailParams: ss.mailParams}
+		ss.srv.stats.txn(d, ss.rcpts, ss.rcptParams, time.Now())
 		ss.reply(250, "2.0.0", fmt.Sprintf("Ok: queued as %X%04X", ss.id, ss.txn))
 	}
 	ss.reset()
@@ -261,6 +266,7 @@ func (ss *session) endData() {
 
 func (ss *session) reset() {
 	ss.inTx, ss.from, ss.rcpts, ss.data, ss.hash, ss.size, ss.tooBig = false, "", nil, false, nil, 0, false
+	ss.mailParams, ss.rcptParams = "", nil
 }
 
 func (ss *session) command(l string) {
@@ -285,6 +291,9 @@ func (ss *session) command(l string) {
 		}
 		if ss.h.Enhanced {
 			ext = append(ext, "ENHANCEDSTATUSCODES")
+		}
+		if ss.h.DSN {
+			ext = append(ext, "DSN")
 		}
 		if ss.h.StartTLS && ss.tlsVersion == "" {
 			ext = append(ext, "STARTTLS")
@@ -392,12 +401,15 @@ func (ss *session) mail(arg string) {
 				return
 			}
 		case k == "BODY" && ss.esmtp && (strings.EqualFold(v, "7BIT") || strings.EqualFold(v, "8BITMIME") && ss.h.EightBitMIME):
+		case (k == "RET" || k == "ENVID") && ss.esmtp && ss.h.DSN && v != "":
+			// Recorded as received (mailParams), for tests to compare.
 		default:
 			ss.reply(555, "5.5.4", "Unsupported option: "+p)
 			return
 		}
 	}
 	ss.inTx, ss.from, ss.rcpts = true, from, nil
+	ss.mailParams, ss.rcptParams = strings.Join(params, " "), nil
 	ss.txn++
 	ss.reply(250, "2.1.0", "Ok")
 }
@@ -412,9 +424,12 @@ func (ss *session) rcpt(arg string) {
 		ss.reply(501, "5.5.4", "Syntax: RCPT TO:<address>")
 		return
 	}
-	if len(params) > 0 {
-		ss.reply(555, "5.5.4", "Unsupported option: "+params[0])
-		return
+	for _, p := range params {
+		k, v, _ := strings.Cut(p, "=")
+		if k = strings.ToUpper(k); (k != "NOTIFY" && k != "ORCPT") || !ss.esmtp || !ss.h.DSN || v == "" {
+			ss.reply(555, "5.5.4", "Unsupported option: "+p)
+			return
+		}
 	}
 	if ss.h.RcptLimit > 0 && len(ss.rcpts) >= ss.h.RcptLimit {
 		ss.reply(452, "4.5.3", "Error: too many recipients")
@@ -447,6 +462,12 @@ func (ss *session) rcpt(arg string) {
 		ss.srv.stats.rateLimited(ss.h)
 		ss.reply(450, "4.7.1", "<"+to+">: rate limited, try again later")
 	default:
+		if len(params) > 0 && ss.rcptParams == nil {
+			ss.rcptParams = make([]string, len(ss.rcpts), len(ss.rcpts)+1)
+		}
+		if ss.rcptParams != nil {
+			ss.rcptParams = append(ss.rcptParams, strings.Join(params, " "))
+		}
 		ss.rcpts = append(ss.rcpts, accepted)
 		ss.reply(250, "2.1.5", "Ok")
 	}

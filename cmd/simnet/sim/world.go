@@ -69,6 +69,7 @@ type Host struct {
 	EightBitMIME bool       `json:"8bitmime"`
 	Size         bool       `json:"size"`
 	Enhanced     bool       `json:"enhancedstatuscodes"`
+	DSN          bool       `json:"dsn,omitempty"` // advertises DSN (RFC 3461): takes RET, ENVID, NOTIFY, ORCPT
 	HeloOnly     bool       `json:"helo_only"`
 	RcptLimit    int        `json:"rcpt_limit"` // 0: no limit
 	StartTLS     bool       `json:"starttls"`
