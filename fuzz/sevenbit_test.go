@@ -2,18 +2,12 @@ package fuzz
 
 import (
 	"bytes"
-	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net/mail"
-	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
 
 	"smtpfeed/proto/smtp"
+	"smtpfeed/proto/smtp/smtptest"
 )
 
 // sevenBitSeeds are the shapes of proto/smtp's converter table.
@@ -67,11 +61,11 @@ func FuzzSevenBit(f *testing.F) {
 				t.Fatalf("converted wire has a bad line %q", line)
 			}
 		}
-		want, err := leafBodies(unstuff(m.Wire()))
+		want, err := smtptest.LeafBodies(unstuff(m.Wire()))
 		if err != nil {
 			return // the readers refuse the original: nothing to compare
 		}
-		have, err := leafBodies(unstuff(wire))
+		have, err := smtptest.LeafBodies(unstuff(wire))
 		if err != nil {
 			t.Fatalf("the original reads, the converted message does not: %v\n%q", err, unstuff(wire))
 		}
@@ -94,77 +88,4 @@ func unstuff(wire []byte) []byte {
 		out = append(out, bytes.TrimPrefix(line, []byte("."))...)
 	}
 	return out
-}
-
-// leafBodies reads content with the standard library's MIME readers and
-// returns every leaf part's body, quoted-printable decoded, in order.
-func leafBodies(content []byte) ([][]byte, error) {
-	var out [][]byte
-	err := walkMessage(content, 0, &out)
-	return out, err
-}
-
-func walkMessage(content []byte, depth int, out *[][]byte) error {
-	msg, err := mail.ReadMessage(bytes.NewReader(content))
-	if err != nil {
-		return err
-	}
-	body, err := io.ReadAll(msg.Body)
-	if err != nil {
-		return err
-	}
-	return walkEntity(textproto.MIMEHeader(msg.Header), body, "text/plain", depth, out)
-}
-
-func walkEntity(h textproto.MIMEHeader, body []byte, defaultType string, depth int, out *[][]byte) error {
-	if depth > 40 {
-		return errors.New("nested too deep")
-	}
-	mediaType, params := defaultType, map[string]string(nil)
-	if v := h.Get("Content-Type"); v != "" {
-		var err error
-		if mediaType, params, err = mime.ParseMediaType(v); err != nil {
-			return err
-		}
-	}
-	cte := strings.ToLower(h.Get("Content-Transfer-Encoding"))
-	if k := strings.IndexAny(cte, " \t(;"); k >= 0 {
-		cte = cte[:k]
-	}
-	identity := cte == "" || cte == "7bit" || cte == "8bit" || cte == "binary"
-	switch {
-	case strings.HasPrefix(mediaType, "multipart/"):
-		child := "text/plain"
-		if mediaType == "multipart/digest" {
-			child = "message/rfc822"
-		}
-		r := multipart.NewReader(bytes.NewReader(body), params["boundary"])
-		for {
-			p, err := r.NextRawPart()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			pb, err := io.ReadAll(p)
-			if err != nil {
-				return err
-			}
-			if err := walkEntity(p.Header, pb, child, depth+1, out); err != nil {
-				return err
-			}
-		}
-	case mediaType == "message/rfc822" && identity:
-		return walkMessage(body, depth+1, out)
-	case cte == "quoted-printable":
-		dec, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(body)))
-		if err != nil {
-			return err
-		}
-		*out = append(*out, dec)
-	default:
-		*out = append(*out, body)
-	}
-	return nil
 }
