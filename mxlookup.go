@@ -180,10 +180,16 @@ func (r *Resolver) LookupMXTLSA(domain string, done func(MXResult)) {
 }
 
 func (r *Resolver) lookupMX(domain string, dane bool, done func(MXResult)) {
+	r.startLookup(domain, dane, true, done)
+}
+
+// startLookup starts a lookup of domain: its MX records (withMX), or
+// the domain as its own one mail host (LookupHost).
+func (r *Resolver) startLookup(domain string, dane, withMX bool, done func(MXResult)) {
 	now := r.loop.Now()
 	l := &mxLookup{r: r, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), done: done, starting: true, dane: dane}
 	defer func() { l.starting = false }()
-	if strings.HasPrefix(l.domain, "[") {
+	if withMX && strings.HasPrefix(l.domain, "[") {
 		l.literal(now)
 		return
 	}
@@ -195,7 +201,11 @@ func (r *Resolver) lookupMX(domain string, dane bool, done func(MXResult)) {
 	l.domain = ascii
 	l.timer = r.loop.AddTimer(now.Add(r.cfg.Timeout), l.onTimeout)
 	l.name = resolv.Canonical(l.domain)
-	l.askMX(now)
+	if withMX {
+		l.askMX(now)
+	} else {
+		l.askImplicit(now)
+	}
 }
 
 // lookupName is the name DNS knows domain by: an internationalised

@@ -2,9 +2,7 @@ package smtpfeed
 
 import (
 	"fmt"
-	"strings"
 
-	"smtpfeed/proto/resolv"
 	"smtpfeed/proto/routemap"
 )
 
@@ -71,16 +69,5 @@ func routed(domain string, route routemap.Route, res MXResult) MXResult {
 // LookupMXTLSA. As LookupMX, done is called once, from the loop, never
 // from inside LookupHost.
 func (r *Resolver) LookupHost(domain string, dane bool, done func(MXResult)) {
-	now := r.loop.Now()
-	l := &mxLookup{r: r, domain: strings.ToLower(strings.TrimSuffix(domain, ".")), done: done, starting: true, dane: dane && r.cfg.TrustAD}
-	defer func() { l.starting = false }()
-	ascii, err := lookupName(l.domain)
-	if err != nil {
-		l.finish(now, &Failure{FailBadName, err.Error()})
-		return
-	}
-	l.domain = ascii
-	l.timer = r.loop.AddTimer(now.Add(r.cfg.Timeout), l.onTimeout)
-	l.name = resolv.Canonical(l.domain)
-	l.askImplicit(now)
+	r.startLookup(domain, dane && r.cfg.TrustAD, false, done)
 }
