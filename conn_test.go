@@ -113,6 +113,12 @@ func serveSMTP(t *testing.T, be gosmtp.Backend, domain string, maxRcpts int) net
 // serveSMTPTLS is serveSMTP offering STARTTLS with cfg (nil: no TLS).
 func serveSMTPTLS(t *testing.T, be gosmtp.Backend, domain string, maxRcpts int, cfg *tls.Config) netip.AddrPort {
 	t.Helper()
+	return serveSMTPAt(t, be, domain, "127.0.0.1:0", maxRcpts, cfg)
+}
+
+// serveSMTPAt is serveSMTPTLS listening on addr.
+func serveSMTPAt(t *testing.T, be gosmtp.Backend, domain, addr string, maxRcpts int, cfg *tls.Config) netip.AddrPort {
+	t.Helper()
 	srv := gosmtp.NewServer(be)
 	srv.TLSConfig = cfg
 	srv.Domain = domain
@@ -120,9 +126,9 @@ func serveSMTPTLS(t *testing.T, be gosmtp.Backend, domain string, maxRcpts int, 
 	srv.MaxMessageBytes = 10 << 20
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("a go-smtp server on %s: %v", addr, err)
 	}
 	done := make(chan struct{})
 	go func() {

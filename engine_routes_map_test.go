@@ -1,14 +1,12 @@
 package smtpfeed
 
 import (
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	gosmtp "github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
 	"smtpfeed/cmd/simnet/sim"
@@ -57,22 +55,7 @@ func newRouteRun(t *testing.T, tweak func(*Config)) *routeRun {
 	r := &routeRun{zoneRun: z, at: map[string]*goSMTPBackend{}}
 	for _, a := range []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"} {
 		be := &goSMTPBackend{}
-		srv := gosmtp.NewServer(be)
-		srv.Domain = a
-		srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-		l, err := net.Listen("tcp", netip.AddrPortFrom(netip.MustParseAddr(a), z.e.cfg.Port).String())
-		if err != nil {
-			t.Fatalf("a go-smtp server on %s: %v", a, err)
-		}
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			srv.Serve(l)
-		}()
-		t.Cleanup(func() {
-			srv.Close()
-			<-done
-		})
+		serveSMTPAt(t, be, a, netip.AddrPortFrom(netip.MustParseAddr(a), z.e.cfg.Port).String(), 0, nil)
 		r.at[a] = be
 	}
 	return r
