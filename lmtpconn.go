@@ -274,7 +274,7 @@ func (c *LMTPConn) deliver(m *lmtp.Message) {
 
 // resolve is -d Q: the grouping is reported, every recipient deferred.
 func (c *LMTPConn) resolve(rcpts []string, answer func(int, Outcome)) {
-	err := c.e.res.ResolvePlan(rcpts, func(p *Plan) {
+	err := c.e.res.ResolvePlan(rcpts, c.e.cfg.Routes, func(p *Plan) {
 		p.WriteReport(c.resolveOnly)
 		for i, r := range p.Replies() {
 			answer(i, Outcome{Status: statusOf(r.Code), Code: r.Code, Enhanced: r.Enhanced, Text: r.Text})

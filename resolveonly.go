@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"smtpfeed/proto/lmtp"
+	"smtpfeed/proto/routemap"
 )
 
 // Resolve-only mode (the original's -d Q): every recipient domain is
@@ -32,10 +33,10 @@ type Plan struct {
 	byDom   map[string][]string
 }
 
-// ResolvePlan starts the lookups of every recipient domain at once and
-// calls done with the plan when all have ended. Addresses must already be
-// valid (lmtp.SplitAddress).
-func (r *Resolver) ResolvePlan(rcpts []string, done func(*Plan)) error {
+// ResolvePlan starts the lookups of every recipient domain at once, as
+// the route map says (nil: none), and calls done with the plan when all
+// have ended. Addresses must already be valid (lmtp.SplitAddress).
+func (r *Resolver) ResolvePlan(rcpts []string, routes *routemap.Map, done func(*Plan)) error {
 	p := &Plan{Rcpts: rcpts, Domains: map[string]MXResult{}, byDom: map[string][]string{}}
 	var order []string
 	for _, a := range rcpts {
@@ -54,7 +55,7 @@ func (r *Resolver) ResolvePlan(rcpts []string, done func(*Plan)) error {
 		return nil
 	}
 	for _, d := range order {
-		r.LookupMX(d, func(res MXResult) {
+		r.LookupRouted(routes, d, false, func(res MXResult) {
 			p.Domains[d] = res
 			if pending--; pending == 0 {
 				done(p)

@@ -19,27 +19,33 @@ import (
 func (e *Engine) SetRoutes(m *routemap.Map) { e.cfg.Routes = m }
 
 // lookupDomain starts the lookup of a recipient domain as the route map
-// says, or as its MX records do when the map does not name it; dane asks
-// the TLSA records too (LookupMXTLSA). done is called once, from the
-// loop, never from inside lookupDomain.
+// says (LookupRouted).
 func (e *Engine) lookupDomain(domain string, dane bool, done func(MXResult)) {
-	lookupMX := e.res.LookupMX
+	e.res.LookupRouted(e.cfg.Routes, domain, dane, done)
+}
+
+// LookupRouted starts the lookup of a recipient domain as routes (-M;
+// nil: none) says, or as its MX records do when the map does not name
+// it; dane asks the TLSA records too (LookupMXTLSA). done is called
+// once, from the loop, never from inside LookupRouted.
+func (r *Resolver) LookupRouted(routes *routemap.Map, domain string, dane bool, done func(MXResult)) {
+	lookupMX := r.LookupMX
 	if dane {
-		lookupMX = e.res.LookupMXTLSA
+		lookupMX = r.LookupMXTLSA
 	}
-	route, ok := e.cfg.Routes.Lookup(domain)
+	route, ok := routes.Lookup(domain)
 	switch {
 	case !ok || route.Kind == routemap.MX:
 		lookupMX(domain, done)
 	case route.Kind == routemap.A:
-		e.res.LookupHost(domain, dane, done)
+		r.LookupHost(domain, dane, done)
 	case route.Kind == routemap.Literal:
 		// As -m's [address]: the resolver's domain literal, no lookup.
 		lit := "[" + route.Addr.String() + "]"
 		if route.Addr.Is6() {
 			lit = "[IPv6:" + route.Addr.String() + "]"
 		}
-		e.res.LookupMX(lit, func(res MXResult) { done(routed(domain, route, res)) })
+		r.LookupMX(lit, func(res MXResult) { done(routed(domain, route, res)) })
 	default: // routemap.Host: looked up as a mail domain is, as -m's host
 		lookupMX(route.Host, func(res MXResult) { done(routed(domain, route, res)) })
 	}

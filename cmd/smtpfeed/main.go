@@ -74,7 +74,7 @@ func resolveList(loop *reactor.Loop, o *options, cfg smtpfeed.ResolverConfig, st
 	}
 	defer r.Close()
 	var plan *smtpfeed.Plan
-	if err := r.ResolvePlan(o.rcpts, func(p *smtpfeed.Plan) { plan = p; loop.Stop() }); err != nil {
+	if err := r.ResolvePlan(o.rcpts, o.routes, func(p *smtpfeed.Plan) { plan = p; loop.Stop() }); err != nil {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitUsage
 	}

@@ -152,3 +152,38 @@ func TestSignalHUPWithoutMap(t *testing.T) {
 		t.Fatalf("exit %d, want 0; log:\n%s", code, c.log())
 	}
 }
+
+// TestResolveOnlyRoutes: -d Q reports the grouping the route map makes,
+// not the MX records': the domain is listed under the host it is routed
+// to.
+func TestResolveOnlyRoutes(t *testing.T) {
+	s, rcpt, mx10, _, other := routeWorld(t)
+	_, domain, _ := strings.Cut(rcpt, "@")
+	args := []string{"-d", "Q", "-4", "-nameserver", s.DNSAddr().String(), "-t", "dns=5s", "-c", "me.test", rcpt}
+	for _, tc := range []struct {
+		name, routes string
+		want, not    *sim.Host
+	}{
+		{"no map", "", mx10, other},
+		{"routed", domain + " " + other.Name + "\n", other, mx10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := args
+			if tc.routes != "" {
+				file := filepath.Join(t.TempDir(), "routes.map")
+				if err := os.WriteFile(file, []byte(tc.routes), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				a = append([]string{"-M", file}, args...)
+			}
+			var out, errb bytes.Buffer
+			if code := run(a, &out, &errb); code != exitOK {
+				t.Fatalf("run = %d, stderr:\n%s", code, errb.String())
+			}
+			report := errb.String()
+			if !strings.Contains(report, tc.want.Name) || strings.Contains(report, tc.not.Name) {
+				t.Errorf("report should name %s and not %s:\n%s", tc.want.Name, tc.not.Name, report)
+			}
+		})
+	}
+}
