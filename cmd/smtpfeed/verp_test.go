@@ -68,3 +68,47 @@ func TestVERPThroughBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestReceivedForThroughBinary: with -1 -F every copy carries its own
+// Received field, so no two recipients get the same bytes and none gets
+// the message unchanged; with -1 alone all get the message as it came.
+func TestReceivedForThroughBinary(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		trace bool
+	}{
+		{"-1", []string{"-1"}, false},
+		{"-1 -F", []string{"-1", "-F"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := sim.DefaultConfig()
+			cfg.Seed, cfg.Domains, cfg.Hosts, cfg.Users = 4, 6, 3, 2
+			s, err := sim.Start(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			args := append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
+				"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}, tc.args...)
+			if _, errOut, err := smtpfeedChild(t, args, worldSession(t, s)); err != nil {
+				t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
+			}
+			rep := s.Report()
+			if len(rep.Deliveries) < 2 {
+				t.Fatalf("%d deliveries, want several", len(rep.Deliveries))
+			}
+			seen := map[string]string{}
+			for _, d := range rep.Deliveries {
+				unchanged := d.Hash == sim.MessageSHA256()
+				if unchanged == tc.trace {
+					t.Errorf("%s: message unchanged %v, want %v", d.Rcpt, unchanged, !tc.trace)
+				}
+				if other, dup := seen[d.Hash]; dup && tc.trace {
+					t.Errorf("%s and %s got the same bytes", d.Rcpt, other)
+				}
+				seen[d.Hash] = d.Rcpt
+			}
+		})
+	}
+}
