@@ -80,9 +80,12 @@ func (c *Client) dataReply(ch *transaction, rep Reply) {
 	}
 	if ch.mailFail != nil || len(ch.accepted) == 0 {
 		// A pipelining server said 354 though nobody is left to receive:
-		// RFC 2920 §3.1 has the client end the data at once.
+		// RFC 2920 §3.1 has the client end the data at once. The next
+		// MAIL group may follow that dot as it follows any other, so a
+		// refused recipient costs a VERP list no extra round trip.
 		c.out.command(".")
 		c.await(stateDot, ch, 0)
+		c.pipelineNext(ch)
 		return
 	}
 	c.out.shared(ch.trace)
@@ -90,9 +93,14 @@ func (c *Client) dataReply(ch *transaction, rep Reply) {
 	ch.dotEnd = c.out.queued
 	c.body = ch
 	c.await(stateDot, ch, 0)
+	c.pipelineNext(ch)
+}
+
+// pipelineNext starts the next transaction behind ch's final dot: with
+// PIPELINING its MAIL group may follow the dot in the same write (RFC
+// 2920 §3.1).
+func (c *Client) pipelineNext(ch *transaction) {
 	if c.ext.Pipelining {
-		// The next transaction's MAIL group may follow the final dot in
-		// the same write (RFC 2920 §3.1).
 		c.cur = nil
 		c.requeueCarry(ch)
 		c.startNext()
