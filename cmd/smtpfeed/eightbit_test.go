@@ -61,8 +61,7 @@ func TestEightBitThroughBinary(t *testing.T) {
 			defer s.Close()
 			msg := []byte(tc.header + body)
 			seven, convErr := smtp.NewMessage(msg).SevenBit()
-			args := []string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
-				"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}
+			args := feedArgs(s, quickTimeouts...)
 			out, errOut, err := smtpfeedChild(t, args, lmtpSessionFor(s, " BODY=8BITMIME", msg))
 			if err != nil {
 				t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)

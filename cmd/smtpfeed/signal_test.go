@@ -22,6 +22,12 @@ func deadWorld(t *testing.T) *sim.Sim {
 	return s
 }
 
+// quickTimeouts bound a run on a world without dead hosts: feedArgs's
+// minute-long connect is for the worlds whose connects hang.
+var quickTimeouts = []string{"-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s"}
+
+// feedArgs runs smtpfeed against s's network, with extra after the
+// defaults (a later -t overrides an earlier one).
 func feedArgs(s *sim.Sim, extra ...string) []string {
 	return append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()),
 		"-c", "feed.test", "-l", "stderr", "-N", "4", "-t", "connect=1m", "-allow-local", "127.0.0.0/8"}, extra...)

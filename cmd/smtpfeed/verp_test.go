@@ -1,7 +1,7 @@
 package main
 
 import (
-	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,8 +31,7 @@ func TestVERPThroughBinary(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			args := append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
-				"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}, tc.args...)
+			args := feedArgs(s, slices.Concat(quickTimeouts, tc.args)...)
 			out, errOut, err := smtpfeedChild(t, args, worldSession(t, s))
 			if err != nil {
 				t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
@@ -89,8 +88,7 @@ func TestReceivedForThroughBinary(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			args := append([]string{"-nameserver", s.DNSAddr().String(), "-port", fmt.Sprint(s.SMTPPort()), "-c", "feed.test",
-				"-l", "stderr", "-N", "4", "-t", "connect=1s", "-t", "dns=2s", "-t", "idle=1s", "-allow-local", "127.0.0.0/8"}, tc.args...)
+			args := feedArgs(s, slices.Concat(quickTimeouts, tc.args)...)
 			if _, errOut, err := smtpfeedChild(t, args, worldSession(t, s)); err != nil {
 				t.Fatalf("smtpfeed: %v; stderr:\n%s", err, errOut)
 			}
