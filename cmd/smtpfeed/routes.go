@@ -30,7 +30,7 @@ func parseRoutesFile(path string) (*routemap.Map, error) {
 // reloadRoutes is SIGHUP: -M's file is read again and, if it parses,
 // replaces the map for the lookups that start after; if it does not,
 // the old map stays and the log says why. It runs on the loop: a map
-// of routemap.MaxRoutes lines holds it about a second.
+// of routemap.MaxRoutes lines holds it one to two seconds.
 func (s *server) reloadRoutes() {
 	if s.routeMap == "" {
 		s.log.Printf("smtpfeed: SIGHUP: no route map (-M) to reload; going on")
