@@ -41,6 +41,10 @@ const (
 	// growAtLockstep is the same for a host without PIPELINING, where
 	// each recipient costs a round trip.
 	growAtLockstep = 16
+	// lockstepTxnRoundTrips is what a one-recipient transaction costs a
+	// host without PIPELINING: MAIL, RCPT, DATA and the final dot each
+	// wait for their reply.
+	lockstepTxnRoundTrips = 4
 	// cautiousDeliveries is how many windows' worth of delivering
 	// transactions, after a throttle, earn the window one more lane.
 	cautiousDeliveries = 4
@@ -246,7 +250,7 @@ func (d *dest) share(l *lane) (chunk, enough int) {
 	// round trips take, so a host with a few still gets one connection.
 	enough = growAtLockstep
 	if !pipelined && r == 1 {
-		enough = growAtLockstep / 4
+		enough = growAtLockstep / lockstepTxnRoundTrips
 	}
 	return min(max((n+p-1)/p, enough), max(r, enough)), enough
 }
