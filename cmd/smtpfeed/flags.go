@@ -137,6 +137,7 @@ func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 // options is everything the flags say.
 type options struct {
 	debug       string
+	cpuProfile  string
 	servers     list
 	timeouts    timeouts
 	aliases     list
@@ -215,6 +216,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logTo, "l", "mail", "log to syslog with this facility, or to stderr")
 	fs.StringVar(&o.debug, "d", "", "debug classes: Q resolves only (the grouping by MX host goes to stderr), D delivers nothing; both answer every recipient 4xx")
 	fs.BoolVar(&o.version, "V", false, "print the version and exit")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to FILE, for go tool pprof")
 	fs.Var(&o.servers, "nameserver", "name server host[:port] (repeatable; default: those of -resolv-conf)")
 	fs.IntVar(&o.port, "port", 25, "destination SMTP port")
 	fs.IntVar(&o.maxQueries, "max-queries", smtpfeed.DefaultMaxOutstanding, "most DNS queries outstanding at once")

@@ -13,11 +13,12 @@ import (
 
 // Exit statuses from sysexits.h, as mailers report them to the MTA.
 const (
-	exitOK       = 0
-	exitUsage    = 64 // EX_USAGE
-	exitSoftware = 70 // EX_SOFTWARE
-	exitOSErr    = 71 // EX_OSERR
-	exitConfig   = 78 // EX_CONFIG
+	exitOK        = 0
+	exitUsage     = 64 // EX_USAGE
+	exitSoftware  = 70 // EX_SOFTWARE
+	exitOSErr     = 71 // EX_OSERR
+	exitCantCreat = 73 // EX_CANTCREAT
+	exitConfig    = 78 // EX_CONFIG
 )
 
 // shutdownWait bounds how long the QUITs of the last connections may take
@@ -52,6 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
 		return exitConfig
 	}
+	stopProfile, err := startProfile(o.cpuProfile, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
+		return exitCantCreat
+	}
+	defer stopProfile()
 	loop, err := reactor.New(nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "smtpfeed: %v\n", err)
