@@ -24,6 +24,17 @@ const (
 	// wait lets domains that share the host share its transactions
 	// without waiting for the slowest name server.
 	DefaultGrace = 100 * time.Millisecond
+	// DefaultGather is the most a host with less than a full transaction
+	// waits while lookups are still being answered (each grace period
+	// with an answer in it extends the wait): a list's lookups end within
+	// a second or two of each other, and a host started before its last
+	// domain resolved carries the rest in more transactions. At 100,000
+	// recipients on 2,000 hosts (feedbench's 100k, a 2-core machine) the
+	// lookups took 0.7 s alone and 3.5 s beside the deliveries they let
+	// start: hosts starting after 100 ms made 15,471 transactions for an
+	// ideal 1,921, and the last delivery came later than with no host
+	// starting before the last lookup (4.8 s against 3.6 s).
+	DefaultGather = time.Second
 	// DefaultIdleTime is how long an idle connection is kept for later
 	// messages of the session once nothing pending needs its host.
 	DefaultIdleTime = 10 * time.Second
@@ -87,6 +98,7 @@ type Config struct {
 	// domain is, or an address literal in brackets.
 	Fallback       string
 	Grace          time.Duration // see DefaultGrace
+	Gather         time.Duration // see DefaultGather
 	RaceDelay      time.Duration // see DefaultRaceDelay
 	IdleTime       time.Duration // see DefaultIdleTime
 	DownTime       time.Duration // how long an unreachable address is skipped
@@ -122,6 +134,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Grace <= 0 {
 		c.Grace = DefaultGrace
+	}
+	if c.Gather <= 0 {
+		c.Gather = DefaultGather
 	}
 	if c.HostConcurrency <= 0 {
 		c.HostConcurrency = DefaultHostConcurrency

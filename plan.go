@@ -21,16 +21,21 @@ import (
 // A destination with waiting recipients and no connection starts as soon
 // as nothing running can add recipients to it: no MX lookup still running
 // (any may name its address) and no connect in flight whose failure would
-// send recipients there (a hold, see rcpt.tentative). Otherwise it starts
-// after the grace period at the latest: there is no global barrier on the
-// lookups, so a slow name server costs the other hosts the grace period
-// at most, not its timeout.
+// send recipients there (a hold, see rcpt.tentative), or as soon as it
+// has a full transaction's worth, which more recipients cannot make
+// fewer transactions of. Otherwise it waits for the grace period, longer
+// while lookups are still being answered (gathering: a grace period with
+// no answer ends the wait), and never longer than Gather: there is no
+// global barrier on the lookups, so a slow or silent name server costs
+// the other hosts a grace period, and a long list's stream of answers
+// Gather at most, not a timeout.
 
 // plan owns the counters the routing rules read, changed only through
 // its named transitions.
 type plan struct {
 	e       *Engine
 	lookups int                // MX lookups running, across messages
+	lastEnd time.Time          // when a lookup last ended: answers still coming
 	needs   map[netip.Addr]int // undecided recipients that may still go to each address
 	// held counts, per address, recipients waiting on a connection not
 	// yet established whose failure would send them there.
@@ -53,6 +58,7 @@ func (p *plan) lookupsStarted(n int) { p.lookups += n }
 // destination that nothing holds start.
 func (p *plan) lookupEnded() {
 	p.lookups--
+	p.lastEnd = p.e.loop.Now()
 	if p.lookups == 0 {
 		p.lookupsDone()
 	}
@@ -95,15 +101,35 @@ func (p *plan) isHeld(addr netip.Addr) bool { return p.held[addr] > 0 }
 func (p *plan) canStart(addr netip.Addr) bool { return p.lookups == 0 && !p.isHeld(addr) }
 
 // wait decides when d, which has waiting recipients and no connection,
-// starts: now if nothing running can add to it, else when that becomes
-// so (lookupsDone, kick) or after the grace period, whichever is first.
+// starts: now if nothing running can add to it or it has a full
+// transaction, else when nothing can (lookupsDone, kick) or its grace
+// ends (graceOver), whichever is first.
 func (p *plan) wait(d *dest) {
 	switch {
-	case p.canStart(d.addr):
+	case p.canStart(d.addr) || len(d.waiting) >= p.e.txnRcpts():
 		p.start(d)
 	case d.grace == nil:
-		d.grace = p.e.loop.AddTimer(p.e.loop.Now().Add(p.e.cfg.Grace), func(time.Time) { p.start(d) })
+		now := p.e.loop.Now()
+		d.since = now
+		d.grace = p.e.loop.AddTimer(now.Add(p.e.cfg.Grace), func(now time.Time) { p.graceOver(d, now) })
 	}
+}
+
+// graceOver starts d unless lookups are still being answered (one ended
+// within the last grace period) and d has gathered for less than Gather:
+// then it waits for the next quiet grace period or Gather, whichever is
+// first.
+func (p *plan) graceOver(d *dest, now time.Time) {
+	quiet := p.lastEnd.Add(p.e.cfg.Grace)
+	limit := d.since.Add(p.e.cfg.Gather)
+	if p.lookups > 0 && now.Before(quiet) && now.Before(limit) {
+		if limit.Before(quiet) {
+			quiet = limit
+		}
+		p.e.loop.ResetTimer(d.grace, quiet)
+		return
+	}
+	p.start(d)
 }
 
 // lookupsDone is called when the last running lookup ends: every waiting

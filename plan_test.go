@@ -126,6 +126,51 @@ func TestPlanNoBarrier(t *testing.T) {
 	}
 }
 
+// TestPlanGather: while lookups are still being answered, a host with
+// less than a full transaction waits for them, from one grace period to
+// the next, but never longer than Gather; a host with a full
+// transaction starts at once.
+func TestPlanGather(t *testing.T) {
+	step := DefaultGrace * 6 / 10
+	t.Run("answers pause: a grace period after the last", func(t *testing.T) {
+		p := newPlanRun(t)
+		p.e.plan.lookupsStarted(5)
+		p.route("192.0.2.1")
+		p.pass(t, step)
+		p.e.plan.lookupEnded()
+		p.pass(t, step) // past the first grace period, within one of the answer
+		p.want(t, "an answer came within the grace period")
+		p.pass(t, DefaultGrace-step-time.Millisecond)
+		p.want(t, "within a grace period of the last answer")
+		p.pass(t, time.Millisecond)
+		p.want(t, "a grace period without an answer", "192.0.2.1")
+	})
+	t.Run("answers keep coming: Gather at most", func(t *testing.T) {
+		p := newPlanRun(t)
+		p.e.plan.lookupsStarted(1000)
+		p.route("192.0.2.1")
+		var waited time.Duration
+		for waited+step < DefaultGather {
+			p.pass(t, step)
+			p.e.plan.lookupEnded()
+			waited += step
+			p.want(t, "answers still coming, "+waited.String()+" into the wait")
+		}
+		p.pass(t, DefaultGather-waited)
+		p.want(t, "Gather after the first recipient", "192.0.2.1")
+	})
+	t.Run("a full transaction: at once", func(t *testing.T) {
+		p := newPlanRun(t)
+		p.e.plan.lookupsStarted(5)
+		for range p.e.txnRcpts() - 1 {
+			p.route("192.0.2.1")
+		}
+		p.want(t, "one recipient short of a transaction")
+		p.route("192.0.2.1")
+		p.want(t, "a full transaction", "192.0.2.1")
+	})
+}
+
 // TestPlanNeeds: every address a pending recipient may still go to is
 // needed (its idle connection is kept), until the recipient moves past
 // it or is answered.
