@@ -114,9 +114,9 @@ func serveDSN(t *testing.T, be gosmtp.Backend, offerDSN bool) (*teeListener, net
 // lineLog collects the engine's log lines.
 type lineLog struct{ b bytes.Buffer }
 
-func (l *lineLog) Recipient(r RcptLog)  { TextLogger{&l.b}.Recipient(r) }
-func (l *lineLog) Message(m MessageLog) { TextLogger{&l.b}.Message(m) }
-func (l *lineLog) Notice(s string)      { TextLogger{&l.b}.Notice(s) }
+func (l *lineLog) Recipient(r RcptLog)  { TextLogger{W: &l.b}.Recipient(r) }
+func (l *lineLog) Message(m MessageLog) { TextLogger{W: &l.b}.Message(m) }
+func (l *lineLog) Notice(s string)      { TextLogger{W: &l.b}.Notice(s) }
 
 // TestDSNThroughFeed: a message handed over LMTP with DSN parameters
 // reaches a go-smtp server with them, byte for byte as the caller sent

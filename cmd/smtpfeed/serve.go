@@ -71,7 +71,7 @@ func serve(loop *reactor.Loop, o *options, res smtpfeed.ResolverConfig, stderr i
 		logger.Printf("smtpfeed: raising the descriptor limit: %v", err)
 	}
 	cfg := o.engineConfig(res, fdLimit)
-	cfg.Log = smtpfeed.TextLogger{W: logger.Writer()}
+	cfg.Log = smtpfeed.NewTextLogger(logger.Writer())
 	logger.Printf("smtpfeed %s: starting, %d descriptors, %d connections at most, TLS level %s", Version, fdLimit, cfg.MaxConns, cfg.TLS.Level)
 	if cfg.TLS.WantsDANE() && !res.TrustAD {
 		logger.Printf("smtpfeed: warning: DANE is asked for (-T or -tls-policy) but no name server is trusted to validate DNSSEC (-trust-ad, or options trust-ad in resolv.conf): dane acts as may, dane-only defers")
