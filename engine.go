@@ -245,6 +245,7 @@ func NewEngine(loop *reactor.Loop, cfg Config) (*Engine, error) {
 			return nil, err
 		}
 		e.res = res
+		res.SetStallHook(e.plan.lookupsStalled)
 	}
 	return e, nil
 }

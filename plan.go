@@ -26,9 +26,10 @@ import (
 // fewer transactions of. Otherwise it waits for the grace period, longer
 // while lookups are still being answered (gathering: a grace period with
 // no answer ends the wait), and never longer than Gather: there is no
-// global barrier on the lookups, so a slow or silent name server costs
-// the other hosts a grace period, and a long list's stream of answers
-// Gather at most, not a timeout.
+// global barrier on the lookups, so a silent name server costs the other
+// hosts a retransmission timeout (the resolver stalls: lookupsQuiet), a
+// slow one a grace period, and a long list's stream of answers Gather at
+// most, not a timeout.
 
 // plan owns the counters the routing rules read, changed only through
 // its named transitions.
@@ -96,9 +97,26 @@ func (p *plan) unhold(addr netip.Addr) {
 // isHeld reports a connect in flight that may still send recipients to addr.
 func (p *plan) isHeld(addr netip.Addr) bool { return p.held[addr] > 0 }
 
-// canStart reports that nothing running can add recipients to addr: no
-// lookup, and no connect whose failure would send recipients there.
-func (p *plan) canStart(addr netip.Addr) bool { return p.lookups == 0 && !p.isHeld(addr) }
+// canStart reports that nothing running can add recipients to addr soon:
+// no lookup with an answer due (lookupsQuiet), and no connect whose
+// failure would send recipients there.
+func (p *plan) canStart(addr netip.Addr) bool { return p.lookupsQuiet() && !p.isHeld(addr) }
+
+// lookupsQuiet reports no lookup running, or none with an answer due:
+// the resolver has stalled on silent or slow name servers, whose answers
+// (if any come) are a retransmission timeout away, and waiting a grace
+// period for them costs the other hosts without grouping anything.
+func (p *plan) lookupsQuiet() bool {
+	return p.lookups == 0 || p.e.res != nil && p.e.res.Stalled()
+}
+
+// lookupsStalled is the resolver's stall hook: as if the last lookup had
+// ended, every waiting destination that nothing holds starts.
+func (p *plan) lookupsStalled() {
+	if p.lookups > 0 {
+		p.lookupsDone()
+	}
+}
 
 // wait decides when d, which has waiting recipients and no connection,
 // starts: now if nothing running can add to it or it has a full

@@ -3,9 +3,11 @@ package smtpfeed
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"smtpfeed/cmd/simnet/sim"
 	"smtpfeed/reactor"
 )
 
@@ -190,5 +192,32 @@ func TestPlanNeeds(t *testing.T) {
 	r.finish(outcomeShutdown())
 	if p.e.plan.needed(b) {
 		t.Fatal("an answered recipient still needs its address")
+	}
+}
+
+// TestEngineSilentDNSHoldsNoOne: with a grace and a gathering far longer
+// than the run, hosts still start once the only lookup left is one whose
+// name server is silent (the resolver stalls): every other recipient is
+// delivered before that lookup times out.
+func TestEngineSilentDNSHoldsNoOne(t *testing.T) {
+	s := startWorld(t, sim.Config{Seed: 3, Domains: 20, Hosts: 5, Users: 1, Silent: 1})
+	r := newEngineRun(t, s, func(c *Config) { c.Grace, c.Gather = time.Minute, time.Minute })
+	silent := s.World.DomainsOf(sim.KindSilent)
+	if len(silent) != 1 {
+		t.Fatalf("world has %d silent domains, want 1", len(silent))
+	}
+	rcpts := s.World.Addresses()
+	var order []string // the recipients in the order of their answers
+	done := false
+	m := &Message{From: sim.ListSender, Rcpts: rcpts, Data: []byte(sim.TestMessage)}
+	r.e.Deliver(m, func(i int, o Outcome) {
+		order = append(order, rcpts[i])
+		r.answers[i] = append(r.answers[i], o)
+	}, func() { done = true })
+	stepUntil(t, r.e.loop, func() bool { return done }, 30*time.Second)
+	r.check(rcpts)
+	last := order[len(order)-1]
+	if !strings.HasSuffix(last, "@"+silent[0].Name) {
+		t.Errorf("last answer went to %s, want the silent domain %s's recipient: the others waited for its lookup to time out", last, silent[0].Name)
 	}
 }

@@ -167,6 +167,8 @@ type Resolver struct {
 	inflight map[resolv.Question]*query
 	waiting  []*query // FIFO of queries held back by the window
 	onWire   int
+	fresh    int          // queries whose first try is out and not yet timed out
+	onStall  func()       // called when the last fresh query goes stale (SetStallHook)
 	win      window
 	pacer    *reactor.Timer          // wakes launchWaiting when only pacing holds queries back
 	sockets  map[*udpSocket]struct{} // every open UDP socket, retired ones too
@@ -207,6 +209,37 @@ func NewResolver(loop *reactor.Loop, cfg ResolverConfig) (*Resolver, error) {
 
 // Stats reports the counters so far.
 func (r *Resolver) Stats() Stats { return r.stats }
+
+// Stalled reports that queries are outstanding but no answer is due:
+// every query on the wire has timed out at least once (its name server
+// is silent or slow), and none waits to be sent. Answers to queries in
+// their first round trip, or queued behind others at a busy server,
+// are due; a silent server's are not.
+func (r *Resolver) Stalled() bool {
+	return len(r.inflight) > 0 && r.fresh == 0 && len(r.waiting) == 0
+}
+
+// SetStallHook sets f to be called, once the current handler is done,
+// each time the resolver stalls (Stalled turns true).
+func (r *Resolver) SetStallHook(f func()) { r.onStall = f }
+
+// stale ends qq's first round trip: it was answered, failed, or is tried
+// again. The last fresh query going stale with others still out stalls
+// the resolver.
+func (r *Resolver) stale(qq *query) {
+	if !qq.fresh {
+		return
+	}
+	qq.fresh = false
+	r.fresh--
+	if r.fresh == 0 && r.onStall != nil {
+		r.loop.Later(func(time.Time) {
+			if r.Stalled() {
+				r.onStall()
+			}
+		})
+	}
+}
 
 // Outstanding reports how many queries are on the wire and how many wait.
 func (r *Resolver) Outstanding() (onWire, waiting int) { return r.onWire, len(r.waiting) }
@@ -252,6 +285,7 @@ func (r *Resolver) launch(qq *query, now time.Time) {
 // finished is called by a query that left the wire: it caches the result,
 // frees the slot and starts the next waiting query.
 func (r *Resolver) finished(qq *query, now time.Time, rep reply, wasOnWire bool) {
+	r.stale(qq)
 	delete(r.inflight, qq.q)
 	if len(r.inflight) == 0 {
 		// A Go map keeps its buckets after its entries are deleted: a
@@ -351,5 +385,5 @@ func (r *Resolver) Close() {
 	}
 	r.closeSockets()
 	r.waiting = nil
-	r.onWire = 0
+	r.onWire, r.fresh = 0, 0
 }

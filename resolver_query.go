@@ -69,6 +69,7 @@ type query struct {
 	tries    int32 // UDP tries sent
 	broken   int32 // answers that did not parse (malformed)
 	state    qstate
+	fresh    bool // its first try is out and not yet timed out (Resolver.Stalled)
 }
 
 func (qq *query) failedOn(srv int) bool { return srv < 64 && qq.failed&(1<<srv) != 0 }
@@ -142,6 +143,9 @@ func (qq *query) onTimer(now time.Time) {
 			return
 		}
 	}
+	// Its first round trip is over, answered or not: a try queued at a
+	// busy server is no longer due within a round trip either.
+	r.stale(qq)
 	if n := len(qq.open); n > 0 {
 		t := qq.open[n-1]
 		s := r.servers[t.srv]
@@ -178,6 +182,12 @@ func (qq *query) arm(now time.Time, wait time.Duration) {
 func (qq *query) sendUDP(now time.Time) {
 	r := qq.r
 	idx, srv := r.pick(qq, now)
+	if qq.tries == 0 {
+		qq.fresh = true
+		r.fresh++
+	} else {
+		r.stale(qq)
+	}
 	qq.tries++
 	qq.arm(now, srv.rto(qq.backoff(), r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling))
 	u, err := r.socketFor(idx)
