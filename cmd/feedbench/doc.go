@@ -11,12 +11,28 @@
 // its own.)
 //
 // Bench mode (-bench, what `make bench-feed` runs) runs the worlds -worlds
-// names: the paper's 30 recipients, 10,000 recipients, the same with a
-// grace of a day (10k-barrier: every host waits for the last lookup) and
-// with VERP (10k-verp), 100,000 recipients. It measures the same figures plus the
-// child's CPU time, peak RSS and, when strace is installed, syscalls per
-// delivered recipient, and writes a markdown table (stdout and
-// out/bench.md) and one SVG chart of cumulative deliveries per world
+// names, by default all but 1m: the paper's 30 recipients, 600 on three
+// hosts, 200 on one host with and without PIPELINING, 1,000, 300 with 5%
+// dead first MX hosts (dead-mx), 300 with 5% of the domains' DNS silent
+// (dns-silent, smtpfeed run with -t dns=3s so the silent lookups end
+// soon), 10,000 recipients, the same with a grace of a day (10k-barrier:
+// every host waits for the last lookup), with VERP (10k-verp) and with
+// STARTTLS on every host (10k-tls), 100,000, and a real list of 100,000
+// with throttling providers. 1m, a million recipients on 100,000
+// domains and 10,000 hosts, runs only when named (`make bench-1m`).
+// -repeat N runs each world N times in a row; the table shows each
+// world's median run by last delivery, and a line per world the range
+// over its runs of the last delivery, the transactions, the repeated DNS
+// queries and the CPU per delivered recipient. strace, when installed
+// and not -no-strace, traces one more run of each world.
+//
+// It measures the same figures plus the child's CPU time (in all and
+// per delivered recipient), its peak RSS, the simulated world's own CPU
+// (feedbench's getrusage over the run), the transactions on pipelining
+// hosts against their ideal and, under strace, syscalls per delivered
+// recipient. It writes a markdown table (stdout and out/bench.md), which
+// bound each ratio uses, the targets of the worlds run, each met or not,
+// and one SVG chart of cumulative deliveries per world
 // (out/bench-<world>.svg).
 //
 // feedbench never starts smtpfeed without -nameserver pointing at the

@@ -28,7 +28,9 @@ type figures struct {
 	// whose first MX is dead: what a client that must wait for a dead host
 	// before it may try the next one could reach at best.
 	deadBound time.Duration
-	// lastAlive is the last delivery to a domain without a dead first MX.
+	// lastAlive is the last delivery to a domain that answers DNS and
+	// whose first MX is not dead: what neither a dead host nor a silent
+	// name server may hold up.
 	lastAlive time.Duration
 	// aliveBound is the bound over those same domains.
 	aliveBound time.Duration
@@ -36,6 +38,14 @@ type figures struct {
 	conns, txns           int
 	hostsUsed, deadFirsts int // live hosts that should receive mail; dead first MX hosts
 	idealTxns             int // one per used host per transaction limit (with VERP, one per recipient)
+	// pipeTxns are the transactions on hosts with PIPELINING,
+	// idealPipeTxns their ideal: a lock-step host is spread over
+	// connections on purpose, a transaction each, so only these show
+	// the grouping itself.
+	pipeTxns, idealPipeTxns int
+	// silentDomains are the domains whose DNS never answers;
+	// silentRcpts their recipients, silentDeferred those answered 4xx.
+	silentDomains, silentRcpts, silentDeferred int
 	// oneEnough counts the pipelining hosts with work enough for one
 	// connection (three transactions' worth at most; with VERP, whose
 	// recipients cost a round trip each, 16 recipients, smtpfeed's
@@ -44,6 +54,10 @@ type figures struct {
 
 	dnsTotal, dnsNames, dnsRepeats int
 	repeated                       []sim.DNSCount // (name, type, transport) asked more than once
+	// silentRetries are the queries for silent domains' names beyond
+	// the first: a resolver retrying a query never answered does right,
+	// so they are not in dnsRepeats.
+	silentRetries int
 
 	// slowest is the last recipient delivered among domains without a
 	// dead first MX, nil when there is none.
@@ -101,6 +115,12 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 		case a.class() != rc.Expect:
 			f.wrong = append(f.wrong, i)
 		}
+		if rc.Domain.Kind == sim.KindSilent {
+			f.silentRcpts++
+			if a != nil && a.class() == sim.Deferred {
+				f.silentDeferred++
+			}
+		}
 		if a != nil {
 			f.got[a.class()]++
 			if _, ok := delivered[strings.ToLower(rc.Addr)]; a.class() == sim.Delivered && !ok {
@@ -113,7 +133,9 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 		if h := firstLive(rc.Domain); h != nil {
 			perHost[h]++
 		}
-		if rc.Expect != sim.Delivered {
+		// A silent domain's recipients are expected deferred: out of
+		// every bound, and of the alive set with them.
+		if rc.Expect != sim.Delivered || rc.Domain.Kind == sim.KindSilent {
 			continue
 		}
 		b := rc.Bound
@@ -138,7 +160,11 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 		if verp {
 			limit, enough = 1, 16
 		}
-		f.idealTxns += (n + limit - 1) / limit
+		ideal := (n + limit - 1) / limit
+		f.idealTxns += ideal
+		if h.Pipelining {
+			f.idealPipeTxns += ideal
+		}
 		if h.Pipelining && n <= enough {
 			f.oneEnough++
 			if rep.ConnectionsPerHost[h.Name] > 1 {
@@ -146,9 +172,27 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 			}
 		}
 	}
+	// Every pipelining host's transactions, also those smtpfeed sent to
+	// a host other than the first live one (a race won by a second MX).
+	for _, h := range w.Hosts {
+		if h.Kind == sim.HostLive && h.Pipelining {
+			f.pipeTxns += rep.TransactionsPerHost[h.Name]
+		}
+	}
+	silent := map[string]bool{}
+	for _, d := range w.Domains {
+		if d.Kind == sim.KindSilent {
+			f.silentDomains++
+			silent[d.Name] = true
+		}
+	}
 	names := map[string]bool{}
 	for _, q := range rep.DNSQueries {
 		names[q.Name] = true
+		if silent[q.Name] {
+			f.silentRetries += q.Count - 1
+			continue
+		}
 		f.dnsRepeats += q.Count - 1
 		if q.Count > 1 {
 			f.repeated = append(f.repeated, q)

@@ -10,6 +10,11 @@ import (
 	"smtpfeed/reactor"
 )
 
+// defaultWorlds are the worlds -bench runs unless -worlds says otherwise:
+// every world but 1m, whose million recipients take minutes and some
+// hundreds of MiB (make bench-1m runs it).
+const defaultWorlds = "paper,600,200-pipelined,200-lockstep,1k,dead-mx,dns-silent,10k,10k-barrier,10k-verp,100k,10k-tls,real-list"
+
 func main() {
 	demo := flag.Bool("demo", false, "run the demo world and print a summary (the default)")
 	bench := flag.Bool("bench", false, "run the benchmark worlds; table to stdout and out/bench.md, charts to out/")
@@ -18,7 +23,8 @@ func main() {
 	connect := flag.Duration("connect", 5*time.Second, "smtpfeed's connect timeout (-t connect=)")
 	race := flag.Duration("race", 1500*time.Millisecond, "smtpfeed's race delay (-t race=): with -connect, what a dead first MX costs")
 	outDir := flag.String("out", "out", "where -bench writes bench.md and the charts")
-	worlds := flag.String("worlds", "paper,600,200-pipelined,200-lockstep,1k,dead-mx,10k,10k-barrier,10k-verp,100k,10k-tls,real-list", "with -bench: the worlds to run, comma-separated (paper, 600, 200-pipelined, 200-lockstep, 1k, dead-mx, 10k, 10k-barrier, 10k-verp, 100k, 10k-tls, real-list)")
+	worlds := flag.String("worlds", defaultWorlds, "with -bench: the worlds to run, comma-separated, of: "+worldNames(benchWorlds(1))+" (1m only when named: it takes minutes)")
+	repeat := flag.Int("repeat", 1, "with -bench: run each world this many times; the table shows the median run by last delivery, a line per world the range")
 	extra := flag.String("args", "", "more smtpfeed flags, space-separated (e.g. \"-n 300\"); -nameserver and -port are always the world's")
 	limit := flag.Duration("limit", 2*time.Minute, "with -bench: kill a smtpfeed run (not traced) after this long and report it hung")
 	noStrace := flag.Bool("no-strace", false, "with -bench: skip the strace runs")
@@ -39,7 +45,7 @@ func main() {
 	}
 	if *bench {
 		err = runBench(benchOpts{smtpfeed: *smtpfeed, seed: *seed, connect: *connect, race: *race, dir: dir,
-			out: *outDir, extra: strings.Fields(*extra), limit: *limit, worlds: *worlds, strace: !*noStrace}, os.Stdout)
+			out: *outDir, extra: strings.Fields(*extra), limit: *limit, worlds: *worlds, repeat: *repeat, strace: !*noStrace}, os.Stdout)
 	} else {
 		err = runDemo(demoConfig(*seed), runOpts{smtpfeed: *smtpfeed, connect: *connect, race: *race, dir: dir, extra: strings.Fields(*extra)}, os.Stdout)
 	}

@@ -62,8 +62,11 @@ type run struct {
 	exitErr  error
 	wall     time.Duration
 	cpu      time.Duration // user + sys of the child
-	maxRSS   int64         // KiB
-	done     doneLine      // smtpfeed's last line
+	// worldCPU is feedbench's own user + sys while the child ran: the
+	// simulated world serving it (the child is not in it).
+	worldCPU time.Duration
+	maxRSS   int64    // KiB
+	done     doneLine // smtpfeed's last line
 	report   sim.Report
 	killed   bool
 
@@ -115,6 +118,7 @@ func runFeed(s *sim.Sim, o runOpts) (*run, error) {
 		return nil, err
 	}
 	s.MarkStart()
+	worldStart := selfCPU()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
@@ -127,6 +131,7 @@ func runFeed(s *sim.Sim, o runOpts) (*run, error) {
 	r.exitErr = cmd.Wait()
 	timer.Stop()
 	r.wall = time.Since(start)
+	r.worldCPU = selfCPU() - worldStart
 	r.report = s.Report()
 	if readErr != nil && r.exitErr == nil {
 		r.exitErr = readErr
@@ -149,6 +154,33 @@ func runFeed(s *sim.Sim, o runOpts) (*run, error) {
 		}
 	}
 	return r, nil
+}
+
+// selfCPU is this process's user + sys time so far, every thread's (0
+// if getrusage fails): waited-for children are counted apart, in
+// RUSAGE_CHILDREN.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuPerDelivered is the child's CPU per distinct recipient delivered,
+// in microseconds (0 when nothing was delivered).
+func (r *run) cpuPerDelivered() float64 {
+	if r.report.Delivered == 0 {
+		return 0
+	}
+	return r.cpu.Seconds() * 1e6 / float64(r.report.Delivered)
+}
+
+// release drops what only the run's own check needed, the per-recipient
+// answers and deliveries: a bench world kept for its -repeat range holds
+// its figures, not a copy of the list.
+func (r *run) release() {
+	r.answers, r.report.Deliveries = nil, nil
 }
 
 // readReplies reads LMTP replies until EOF, joining multi-line replies.

@@ -82,8 +82,10 @@ type Report struct {
 	// address: which family a client used. A connect to a dead or
 	// refusing address is never accepted, so it is not counted.
 	ConnectionsPerAddr map[netip.Addr]int `json:"connections_per_addr"`
-	// Transactions counts the transactions whose data was accepted.
-	Transactions int `json:"transactions"`
+	// Transactions counts the transactions whose data was accepted;
+	// TransactionsPerHost splits them by host name.
+	Transactions        int            `json:"transactions"`
+	TransactionsPerHost map[string]int `json:"transactions_per_host"`
 	// RcptsPerTransaction is a histogram: accepted recipients -> number
 	// of transactions with that many.
 	RcptsPerTransaction map[int]int `json:"rcpts_per_transaction"`
@@ -169,6 +171,7 @@ type stats struct {
 	perAddr    map[netip.Addr]int
 	connSeq    uint64
 	txns       int
+	txnsByHost map[string]int
 	hist       map[int]int
 	deliveries []delivery
 	dns        map[dnsKey]int
@@ -204,7 +207,7 @@ func (s *stats) markLocked(phase string, t time.Time) {
 }
 
 func newStats() *stats {
-	return &stats{origin: time.Now(), hosts: map[string]*hostSeen{}, perAddr: map[netip.Addr]int{}, hist: map[int]int{},
+	return &stats{origin: time.Now(), hosts: map[string]*hostSeen{}, perAddr: map[netip.Addr]int{}, hist: map[int]int{}, txnsByHost: map[string]int{},
 		dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
 }
 
@@ -233,6 +236,7 @@ func (s *stats) txn(d Delivery, rcpts, rcptParams []string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.txns++
+	s.txnsByHost[d.Host]++
 	s.hist[len(rcpts)]++
 	s.markLocked(PhaseDot, at)
 	for i, r := range rcpts {
@@ -254,6 +258,7 @@ func (s *stats) report(w *World) Report {
 		ConnectionsPerHost:  make(map[string]int, len(s.hosts)),
 		ConnectionsPerAddr:  maps.Clone(s.perAddr),
 		Transactions:        s.txns,
+		TransactionsPerHost: maps.Clone(s.txnsByHost),
 		RcptsPerTransaction: make(map[int]int, len(s.hist)),
 		Deliveries:          make([]Delivery, len(s.deliveries)),
 		DNSQueries:          []DNSCount{},
