@@ -2,6 +2,7 @@ package sim
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/smtp"
 	"slices"
@@ -292,5 +293,54 @@ func TestMessageHash(t *testing.T) {
 	}
 	if HashMessage([]byte(msg+"x")) == want {
 		t.Errorf("hash does not depend on content")
+	}
+}
+
+// TestReadsQueuedBehindADelay: while a session waits out its round trip
+// before replying, its reader goes on reading; every read must keep its
+// own bytes, since the reader reuses one buffer. Each command and each
+// message line goes in a write of its own, so that reads queue up behind
+// the EHLO reply's delay; the replies and the delivery must be those of
+// the commands as sent.
+func TestReadsQueuedBehindADelay(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.RTT, cfg.Users = 30*time.Millisecond, 40
+	s := startSim(t, cfg)
+	d := plainDomain(t, s.World, KindNormal)
+	h := d.MXHosts()[0]
+	msgLines := []string{"Subject: queued reads", ""}
+	for i := range 40 {
+		msgLines = append(msgLines, fmt.Sprintf("line %02d of a message sent a line a write", i))
+	}
+	c := dial(t, s, h)
+	c.expect("220 ")
+	c.send("EHLO t")
+	c.send("MAIL FROM:<a@b.test>")
+	for _, u := range d.Users {
+		c.send("RCPT TO:<" + u + "@" + d.Name + ">")
+	}
+	c.send("DATA")
+	for _, l := range msgLines {
+		c.send(l)
+	}
+	c.send(".")
+	c.expect("250 ")
+	c.expect("250 2.1.0")
+	for _, u := range d.Users {
+		if code, lines := c.reply(); code != 250 {
+			t.Fatalf("RCPT TO:<%s@%s>: got %q, want 250", u, d.Name, lines)
+		}
+	}
+	c.expect("354 ")
+	c.expect("250 ")
+	r := s.Report()
+	want := HashMessage([]byte(strings.Join(msgLines, "\r\n") + "\r\n"))
+	if len(r.Deliveries) != len(d.Users) {
+		t.Fatalf("deliveries: got %d, want %d", len(r.Deliveries), len(d.Users))
+	}
+	for i, dl := range r.Deliveries {
+		if wantRcpt := d.Users[i] + "@" + d.Name; dl.Rcpt != wantRcpt || dl.Hash != want {
+			t.Errorf("delivery %d: got %s with hash %s, want %s with %s", i, dl.Rcpt, dl.Hash, wantRcpt, want)
+		}
 	}
 }

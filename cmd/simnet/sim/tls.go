@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -154,12 +155,12 @@ func (ss *session) startTLS(raw <-chan chunk) <-chan chunk {
 			return
 		}
 		ss.tlsVersion = tls.VersionName(tc.ConnectionState().Version)
+		buf := make([]byte, readBuffer)
 		for {
-			buf := make([]byte, 32<<10)
 			n, err := tc.Read(buf)
 			if n > 0 {
 				select {
-				case out <- chunk{buf[:n], time.Now()}:
+				case out <- chunk{bytes.Clone(buf[:n]), time.Now()}:
 				case <-ss.done:
 					return
 				}
