@@ -259,13 +259,20 @@ func (d *Domain) deliverable() bool {
 func (w *World) makeRecipients(rng *rand.Rand) {
 	cfg := w.Config
 	type slot struct{ d, u int }
-	var slots []slot
 	users := w.userCounts()
+	total := 0
+	for _, n := range users {
+		total += n
+	}
+	// Sized up front: a million recipients appended one by one made
+	// generation a matter of seconds, growing slices and the map.
+	slots := make([]slot, 0, total)
 	for di, d := range w.Domains {
 		d.Users = make([]string, users[di])
+		deliverable := d.deliverable()
 		for u := range users[di] {
 			d.Users[u] = "user" + strconv.Itoa(u+1)
-			if d.deliverable() {
+			if deliverable {
 				slots = append(slots, slot{di, u})
 			}
 		}
@@ -280,9 +287,17 @@ func (w *World) makeRecipients(rng *rand.Rand) {
 			w.Domains[s.d].Users[s.u] = "bounce-" + w.Domains[s.d].Users[s.u]
 		}
 	}
+	w.Recipients = make([]*Recipient, 0, total)
+	w.rcpts = make(map[string]*Recipient, total)
+	all := make([]Recipient, total) // one allocation, not one per recipient
 	for _, d := range w.Domains {
+		var first *Host // the host that takes the domain's mail, if one does
+		if hs := d.MXHosts(); len(hs) > 0 {
+			first = hs[0]
+		}
 		for _, u := range d.Users {
-			r := &Recipient{Addr: u + "@" + d.Name, Domain: d}
+			r := &all[len(w.Recipients)]
+			*r = Recipient{Addr: u + "@" + d.Name, Domain: d}
 			switch {
 			case d.Kind == KindNullMX:
 				r.Expect, r.Reason = Bounced, "null MX (RFC 7505): the domain takes no mail"
@@ -295,9 +310,8 @@ func (w *World) makeRecipients(rng *rand.Rand) {
 			case strings.HasPrefix(u, "bounce-"):
 				r.Expect, r.Reason = Bounced, "RCPT answered 550 5.1.1"
 			default:
-				h := d.MXHosts()[0]
-				r.Expect, r.Host = Delivered, h.Name
-				r.Reason = deliveredReason[d.Kind] + familyReason(h)
+				r.Expect, r.Host = Delivered, first.Name
+				r.Reason = deliveredReason[d.Kind] + familyReason(first)
 			}
 			w.Recipients = append(w.Recipients, r)
 			w.rcpts[strings.ToLower(r.Addr)] = r

@@ -164,3 +164,21 @@ func TestConcurrentDeliveries(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGenerate generates the benchmark's big worlds, up to the
+// million recipients of feedbench's -worlds 1m, and reports the time per
+// recipient.
+func BenchmarkGenerate(b *testing.B) {
+	for _, size := range []struct{ domains, hosts, users int }{{20000, 2000, 5}, {100000, 10000, 10}} {
+		cfg := DefaultConfig()
+		cfg.Domains, cfg.Hosts, cfg.Users = size.domains, size.hosts, size.users
+		b.Run(fmt.Sprintf("%d-recipients", size.domains*size.users), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Generate(cfg); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*size.domains*size.users), "ns/recipient")
+		})
+	}
+}

@@ -35,6 +35,10 @@ func StartWorld(w *World) (*Sim, error) {
 		return nil, err
 	}
 	st := newStats()
+	// Sized for what the world expects: a million deliveries appended
+	// one by one copy the slice over and over while the sessions wait
+	// on the stats lock.
+	st.deliveries = make([]delivery, 0, w.Expected()[Delivered])
 	h, err := startHosts(w, st, w.Config.SMTPPort)
 	if err != nil {
 		return nil, err
