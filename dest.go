@@ -28,7 +28,7 @@ type dest struct {
 	// address at once.
 	raced   bool
 	grace   *reactor.Timer
-	since   time.Time // when the grace began: the gathering's start
+	since   time.Time      // when the grace began: the gathering's start
 	pending *reactor.Timer // the end-of-pass dispatch
 	queued  bool           // waiting in the pool for a connection slot
 	flow    *flow          // the MX host's concurrency, shared by its addresses

@@ -167,8 +167,8 @@ type Resolver struct {
 	inflight map[resolv.Question]*query
 	waiting  []*query // FIFO of queries held back by the window
 	onWire   int
-	fresh    int          // queries whose first try is out and not yet timed out
-	onStall  func()       // called when the last fresh query goes stale (SetStallHook)
+	fresh    int    // queries whose first try is out and not yet timed out
+	onStall  func() // called when the last fresh query goes stale (SetStallHook)
 	win      window
 	pacer    *reactor.Timer          // wakes launchWaiting when only pacing holds queries back
 	sockets  map[*udpSocket]struct{} // every open UDP socket, retired ones too
