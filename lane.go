@@ -300,6 +300,7 @@ func (l *lane) idled(c *Conn) {
 			}
 		}
 	}
+	d.e.pool.wentIdle(l)
 	if l.idle == nil {
 		l.idle = d.e.loop.AddTimer(c.LastUsed.Add(d.e.cfg.IdleTime), l.idleExpired)
 		return
