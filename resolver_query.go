@@ -143,14 +143,16 @@ func (qq *query) onTimer(now time.Time) {
 			return
 		}
 	}
-	// Its first round trip is over, answered or not: a try queued at a
-	// busy server is no longer due within a round trip either.
-	r.stale(qq)
 	if n := len(qq.open); n > 0 {
 		t := qq.open[n-1]
 		s := r.servers[t.srv]
 		if wait := s.rto(1, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling); s.queued(t, now, wait) {
 			r.stats.Queued++
+			if now.Sub(s.lastAnswer) >= wait {
+				// Queued, but its server has been silent for a timeout:
+				// its answer is not due within a round trip.
+				r.stale(qq)
+			}
 			qq.arm(now, wait)
 			return
 		}
