@@ -134,14 +134,16 @@ func (p *plan) wait(d *dest) {
 }
 
 // graceOver starts d unless lookups are still being answered (one ended
-// within the last grace period) and d has gathered for less than Gather:
-// then it waits for the next quiet grace period or Gather, whichever is
-// first.
+// within the last grace period) and d has gathered for less than Gather,
+// or the resolver still holds queries back (its window's backlog: the
+// answers that decide d's recipients are queued here, not slow): then it
+// waits for the next quiet grace period, or Gather, whichever is first.
 func (p *plan) graceOver(d *dest, now time.Time) {
 	quiet := p.lastEnd.Add(p.e.cfg.Grace)
 	limit := d.since.Add(p.e.cfg.Gather)
-	if p.lookups > 0 && now.Before(quiet) && now.Before(limit) {
-		if limit.Before(quiet) {
+	backlog := p.e.res != nil && p.e.res.Backlogged()
+	if p.lookups > 0 && now.Before(quiet) && (now.Before(limit) || backlog) {
+		if limit.Before(quiet) && !backlog {
 			quiet = limit
 		}
 		p.e.loop.ResetTimer(d.grace, quiet)

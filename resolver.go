@@ -219,6 +219,9 @@ func (r *Resolver) Stalled() bool {
 	return len(r.inflight) > 0 && r.fresh == 0 && len(r.waiting) == 0
 }
 
+// Backlogged reports queries held back by the window, not yet sent.
+func (r *Resolver) Backlogged() bool { return len(r.waiting) > 0 }
+
 // SetStallHook sets f to be called, once the current handler is done,
 // each time the resolver stalls (Stalled turns true).
 func (r *Resolver) SetStallHook(f func()) { r.onStall = f }
