@@ -33,7 +33,7 @@ var timeoutNames = map[string]string{
 	"connection":   "one SMTP connection's whole life, however busy (30m)",
 	"message":      "one message from DATA to its last answer (50m)",
 	"grace":        "how long a host with less than a full transaction waits for lookups still running, unless answers are still coming in (100ms)",
-	"gather":       "the most a host with less than a full transaction waits while lookups are still being answered (1s)",
+	"gather":       "the most a host with less than a full transaction waits while lookups are still being answered, unless queries still wait to be sent (1s)",
 	"race":         "the most a connect may go unanswered before its recipients also try their next MX (1.5s); less once eight connects have shown how long one takes here: twice their smoothed time plus four deviations, at least 250ms",
 	"lmtp":         "with -L: how long a caller may stay silent while nothing is owed to it (10m)",
 	"lmtp-command": "with -L: one LMTP command line from its first byte to its end (5m)",
