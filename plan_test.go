@@ -1,6 +1,7 @@
 package smtpfeed
 
 import (
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -220,4 +221,43 @@ func TestEngineSilentDNSHoldsNoOne(t *testing.T) {
 	if !strings.HasSuffix(last, "@"+silent[0].Name) {
 		t.Errorf("last answer went to %s, want the silent domain %s's recipient: the others waited for its lookup to time out", last, silent[0].Name)
 	}
+}
+
+// TestPlanGatherBacklog: while the resolver holds queries back (its
+// window is full), a host keeps gathering past Gather as long as answers
+// keep coming; a quiet grace period still ends the wait.
+func TestPlanGatherBacklog(t *testing.T) {
+	silent, err := net.ListenPacket("udp4", "127.0.0.1:0") // a name server that never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	clock := reactor.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	e, err := NewEngine(newLoop(t, clock), Config{Resolver: ResolverConfig{
+		Servers:        []netip.AddrPort{silent.LocalAddr().(*net.UDPAddr).AddrPort()},
+		MaxOutstanding: 1, InitialWindow: 1, Timeout: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &planRun{e: e, clock: clock, j: &delivery{e: e}}
+	e.plan.start = func(d *dest) {
+		p.started = append(p.started, d.addr)
+		d.waiting = nil
+	}
+	for _, d := range []string{"a.test", "b.test", "c.test"} {
+		e.res.LookupMX(d, func(MXResult) {})
+	}
+	if !e.res.Backlogged() {
+		t.Fatal("three lookups through a window of one: want a backlog")
+	}
+	e.plan.lookupsStarted(1000)
+	p.route("192.0.2.1")
+	step := DefaultGrace / 2
+	for waited := time.Duration(0); waited < 3*DefaultGather; waited += step {
+		p.pass(t, step)
+		e.plan.lookupEnded()
+		p.want(t, "answers coming and queries held back, "+waited.String()+" into the wait")
+	}
+	p.pass(t, DefaultGrace)
+	p.want(t, "a grace period without an answer", "192.0.2.1")
 }
