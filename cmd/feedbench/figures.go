@@ -34,6 +34,12 @@ type figures struct {
 	lastAlive time.Duration
 	// aliveBound is the bound over those same domains.
 	aliveBound time.Duration
+	// serialBound is deadBound for a client that sends each host's
+	// transactions one after another on one connection, as RFC 5321 and
+	// the paper have a split list go (up to three transactions' worth,
+	// smtpfeed's one-connection rule): each transaction after the first
+	// costs one more round trip, its MAIL riding the previous final dot.
+	serialBound time.Duration
 
 	conns, txns           int
 	hostsUsed, deadFirsts int // live hosts that should receive mail; dead first MX hosts
@@ -170,6 +176,26 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 			if rep.ConnectionsPerHost[h.Name] > 1 {
 				f.moreConns++
 			}
+		}
+	}
+	if !verp {
+		for _, rc := range w.Recipients {
+			if rc.Expect != sim.Delivered || rc.Domain.Kind == sim.KindSilent {
+				continue
+			}
+			b := rc.Bound
+			if rc.Domain.Kind == sim.KindDeadFirst {
+				b += connect
+			}
+			if h := firstLive(rc.Domain); h != nil {
+				limit := 100
+				if h.RcptLimit > 0 {
+					limit = min(limit, h.RcptLimit)
+				}
+				k := (perHost[h] + limit - 1) / limit
+				b += time.Duration(min(k, 3)-1) * h.RTT
+			}
+			f.serialBound = max(f.serialBound, b)
 		}
 	}
 	// Every pipelining host's transactions, also those smtpfeed sent to
