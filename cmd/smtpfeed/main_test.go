@@ -56,18 +56,8 @@ func TestUsageErrors(t *testing.T) {
 // gets a 4xx line, and the report groups the shared domains under their
 // host with the host's address and its source.
 func TestResolveOnly(t *testing.T) {
-	cfg := sim.DefaultConfig()
-	cfg.Domains, cfg.Hosts, cfg.Silent = 200, 20, 0
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
-	defer s.Close()
-	file := filepath.Join(t.TempDir(), "rcpts")
+	s, file := rcptFileWorld(t, 200, 20)
 	addrs := s.World.Addresses()
-	if err := os.WriteFile(file, []byte(strings.Join(addrs, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	var out, errb bytes.Buffer
 	code := run([]string{"-d", "Q", "-4", "-nameserver", s.DNSAddr().String(), "-t", "dns=5s", "-c", "me.test", "-r", file}, &out, &errb)
 	if code != exitOK {
@@ -104,4 +94,22 @@ func TestResolveOnly(t *testing.T) {
 			t.Errorf("report lacks the null MX failure of %s", d.Name)
 		}
 	}
+}
+
+// rcptFileWorld starts a simulated world of domains on hosts (no silent
+// domain) for the test, and writes its recipients to a file for -r.
+func rcptFileWorld(t *testing.T, domains, hosts int) (*sim.Sim, string) {
+	t.Helper()
+	cfg := sim.DefaultConfig()
+	cfg.Domains, cfg.Hosts, cfg.Silent = domains, hosts, 0
+	s, err := sim.Start(cfg)
+	if err != nil {
+		t.Fatalf("sim.Start: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	file := filepath.Join(t.TempDir(), "rcpts")
+	if err := os.WriteFile(file, []byte(strings.Join(s.World.Addresses(), "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s, file
 }

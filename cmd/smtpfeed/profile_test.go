@@ -6,26 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"smtpfeed/cmd/simnet/sim"
 )
 
 // TestCPUProfile: -cpuprofile writes a profile pprof can read (gzip'd
 // protocol buffers) once the run ends, and a file it cannot create is
 // EX_CANTCREAT before anything is done.
 func TestCPUProfile(t *testing.T) {
-	cfg := sim.DefaultConfig()
-	cfg.Domains, cfg.Hosts, cfg.Silent = 20, 5, 0
-	s, err := sim.Start(cfg)
-	if err != nil {
-		t.Fatalf("sim.Start: %v", err)
-	}
-	defer s.Close()
+	s, rcpts := rcptFileWorld(t, 20, 5)
 	dir := t.TempDir()
-	rcpts := filepath.Join(dir, "rcpts")
-	if err := os.WriteFile(rcpts, []byte(strings.Join(s.World.Addresses(), "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	args := func(profile string) []string {
 		return []string{"-cpuprofile", profile, "-d", "Q", "-4", "-nameserver", s.DNSAddr().String(), "-t", "dns=5s", "-c", "me.test", "-r", rcpts}
 	}
