@@ -62,6 +62,7 @@ type run struct {
 	exitErr  error
 	wall     time.Duration
 	cpu      time.Duration // user + sys of the child
+	sys      time.Duration // the child's sys alone: the kernel's share, loopback TCP's receive side included
 	// worldCPU is feedbench's own user + sys while the child ran: the
 	// simulated world serving it (the child is not in it).
 	worldCPU time.Duration
@@ -138,6 +139,7 @@ func runFeed(s *sim.Sim, o runOpts) (*run, error) {
 	}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok && !o.strace {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		r.sys = time.Duration(ru.Stime.Nano())
 		r.maxRSS = ru.Maxrss
 		// ru_maxrss also counts feedbench's own peak (os/exec shares our
 		// memory with the child until its exec); smtpfeed's last line
@@ -174,6 +176,14 @@ func (r *run) cpuPerDelivered() float64 {
 		return 0
 	}
 	return r.cpu.Seconds() * 1e6 / float64(r.report.Delivered)
+}
+
+// sysPerDelivered is cpuPerDelivered's kernel share.
+func (r *run) sysPerDelivered() float64 {
+	if r.report.Delivered == 0 {
+		return 0
+	}
+	return r.sys.Seconds() * 1e6 / float64(r.report.Delivered)
 }
 
 // release drops what only the run's own check needed, the per-recipient

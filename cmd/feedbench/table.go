@@ -10,7 +10,7 @@ import (
 // runs' ranges, the targets and the timelines; cost is what a dead first
 // MX costs at best (deadCost).
 func writeTable(w io.Writer, rows []benchRow, cost time.Duration) {
-	fmt.Fprintf(w, "\n| world | rcpts / domains / hosts | answers | first | last | bound | last/bound | last/(bound+%v dead) | last/RFC bound | conns (live hosts with mail) | txns (ideal) | txns on pipelining hosts (ideal) | DNS queries (distinct names) | DNS per name | CPU s | CPU µs per delivered | world CPU s | peak RSS MiB | syscalls per delivered | dups |\n", cost)
+	fmt.Fprintf(w, "\n| world | rcpts / domains / hosts | answers | first | last | bound | last/bound | last/(bound+%v dead) | last/RFC bound | conns (live hosts with mail) | txns (ideal) | txns on pipelining hosts (ideal) | DNS queries (distinct names) | DNS per name | CPU s | CPU µs per delivered (sys) | world CPU s | peak RSS MiB | syscalls per delivered | dups |\n", cost)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		f := r.f
@@ -18,11 +18,11 @@ func writeTable(w io.Writer, rows []benchRow, cost time.Duration) {
 		if !f.ok() || r.r.exitErr != nil {
 			ans = fmt.Sprintf("MISMATCH (%d unanswered, %d wrong)", len(f.noAnswer), len(f.wrong))
 		}
-		fmt.Fprintf(w, "| %s | %d / %d / %d | %s | %v | %v | %v | %.2f | %.2f | %.2f | %d (%d) | %d (%d) | %d (%d) | %d (%d) | %.2f | %.2f | %.1f | %.2f | %.1f | %s | %d |\n",
+		fmt.Fprintf(w, "| %s | %d / %d / %d | %s | %v | %v | %v | %.2f | %.2f | %.2f | %d (%d) | %d (%d) | %d (%d) | %d (%d) | %.2f | %.2f | %.1f (%.1f) | %.2f | %.1f | %s | %d |\n",
 			r.name, f.recipients, f.domains, f.hosts, ans, ms(f.first), ms(f.last), f.bound,
 			ratio(f.last, f.bound), ratio(f.last, f.deadBound), ratio(f.last, max(f.serialBound, f.deadBound)), f.conns, f.hostsUsed, f.txns, f.idealTxns,
 			f.pipeTxns, f.idealPipeTxns, f.dnsTotal, f.dnsNames, float64(f.dnsTotal)/float64(max(1, f.dnsNames)),
-			r.r.cpu.Seconds(), r.r.cpuPerDelivered(), r.r.worldCPU.Seconds(), float64(r.r.maxRSS)/1024, r.syscalls, f.duplicates)
+			r.r.cpu.Seconds(), r.r.cpuPerDelivered(), r.r.sysPerDelivered(), r.r.worldCPU.Seconds(), float64(r.r.maxRSS)/1024, r.syscalls, f.duplicates)
 	}
 	writeBounds(w, rows, cost)
 	writeRanges(w, rows)
