@@ -148,12 +148,7 @@ func (qq *query) onTimer(now time.Time) {
 		s := r.servers[t.srv]
 		if wait := s.rto(1, r.cfg.RetransmitFloor, r.cfg.RetransmitCeiling); s.queued(t, now, wait) {
 			r.stats.Queued++
-			if now.Sub(s.lastAnswer) >= wait {
-				// Queued, but its server has been silent for a timeout:
-				// its answer is not due within a round trip.
-				r.stale(qq)
-			}
-			qq.arm(now, wait)
+			qq.arm(now, wait) // still due: queued tries do not stall the resolver
 			return
 		}
 		r.lost(t, now)
