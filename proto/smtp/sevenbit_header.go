@@ -27,8 +27,9 @@ type field struct {
 // them (net/mail among them), any line with a colon begins a field, its
 // name being what comes before the colon (a name that RFC 5322 would not
 // allow still names no field the conversion looks for), and a line that
-// begins with a space or tab continues it. The header ends at a blank
-// line or at the first line that is neither.
+// begins with a space or tab continues it; a line is read with its
+// continuations, so the colon may come on one of them. The header ends
+// at a blank line or at the first line that is neither.
 func parseHeader(b []byte) header {
 	var h header
 	for i := 0; i < len(b); {
@@ -44,7 +45,10 @@ func parseHeader(b []byte) header {
 		case (line[0] == ' ' || line[0] == '\t') && len(h.fields) > 0:
 			h.fields[len(h.fields)-1].end = end
 		default:
-			colon := bytes.IndexByte(line, ':')
+			// The colon may come on a continuation line: readers unfold
+			// first ("0" then " x:" is the field "0 x").
+			end = logicalEnd(b, end)
+			colon := bytes.IndexByte(b[i:end], ':')
 			if colon < 0 {
 				h.end, h.bodyStart = i, i
 				return h
@@ -58,6 +62,19 @@ func parseHeader(b []byte) header {
 }
 
 func (f field) name(b []byte) []byte { return b[f.start:f.colon] }
+
+// logicalEnd is the end of the logical line whose first physical line
+// ends at end: past every following line that begins with a space or tab.
+func logicalEnd(b []byte, end int) int {
+	for end < len(b) && (b[end] == ' ' || b[end] == '\t') {
+		if k := bytes.Index(b[end:], crlf); k >= 0 {
+			end += k + 2
+		} else {
+			end = len(b)
+		}
+	}
+	return end
+}
 
 func (f field) is(b []byte, name string) bool { return bytes.EqualFold(f.name(b), []byte(name)) }
 

@@ -54,6 +54,13 @@ func TestSevenBitConvert(t *testing.T) {
 			absent: []string{"Content-Type"},
 		},
 		{
+			// Readers unfold before they look for the colon: "X-A" and
+			// " b: c" are one field, whose body follows the blank line.
+			name:     "a field whose colon is on its continuation line",
+			raw:      "X-A\r\n b: c\r\n\r\nd\xe9j\xe0\r\n",
+			contains: []string{"X-A\r\n b: c\r\nMIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nd=E9j=E0\r\n"},
+		},
+		{
 			name:     "charset kept, 8bit replaced",
 			raw:      "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\nX: y\r\n\r\nd\xe9j\xe0\r\n",
 			contains: []string{"Content-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\nX: y\r\n\r\nd=E9j=E0\r\n"},
