@@ -79,7 +79,8 @@ func logicalEnd(b []byte, end int) int {
 func (f field) is(b []byte, name string) bool { return bytes.EqualFold(f.name(b), []byte(name)) }
 
 // value unfolds the field's value as net/textproto does: each line
-// trimmed, continuation lines joined with one space.
+// trimmed of spaces and tabs (RFC 5322's WSP; a form feed is no
+// whitespace to readers), continuation lines joined with one space.
 func (f field) value(b []byte) string {
 	lines := bytes.Split(bytes.TrimSuffix(b[f.colon+1:f.end], crlf), crlf)
 	var v []byte
@@ -87,10 +88,13 @@ func (f field) value(b []byte) string {
 		if i > 0 {
 			v = append(v, ' ')
 		}
-		v = append(v, bytes.TrimSpace(line)...)
+		v = append(v, bytes.Trim(line, wsp)...)
 	}
-	return string(bytes.TrimSpace(v))
+	return string(bytes.Trim(v, wsp))
 }
+
+// wsp is RFC 5322's white space, what readers trim from a field's value.
+const wsp = " \t"
 
 // get is the value of the first field of that name, as readers take it.
 func (h header) get(b []byte, name string) (string, bool) {

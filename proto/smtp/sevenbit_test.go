@@ -100,6 +100,10 @@ func TestSevenBitConvert(t *testing.T) {
 		{name: "8-bit top-level header", raw: "Subject: caf\xc3\xa9\r\n\r\nbody\r\n", err: ErrEightBitHeader, errText: "field Subject of the message"},
 		{name: "8-bit part header", raw: "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: attachment; filename=\"\xc3\xa9.txt\"\r\n\r\nx\r\n--b--\r\n",
 			err: ErrEightBitHeader, errText: "field Content-Disposition of MIME part 1"},
+		// A form feed is no white space to readers: the encoding is an
+		// unknown one, whose 8-bit body is not to be re-encoded.
+		{name: "a form feed before the transfer encoding", raw: "Content-Transfer-Encoding:\fquoted-printable\r\n\r\n=00\xe9\r\n",
+			errText: "Content-Transfer-Encoding \fquoted-printable"},
 		{name: "8-bit in base64 part", raw: "Content-Transfer-Encoding: base64\r\n\r\n\xff\r\n", errText: "Content-Transfer-Encoding base64"},
 		{name: "multipart without boundary", raw: "Content-Type: multipart/mixed\r\n\r\n\xff\r\n", errText: "without a boundary"},
 		{name: "multipart without delimiter", raw: "Content-Type: multipart/mixed; boundary=q\r\n\r\n\xff\r\n", errText: "no delimiter line"},
