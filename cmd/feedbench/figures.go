@@ -158,10 +158,7 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 	}
 	f.hostsUsed, f.deadFirsts = len(perHost), len(deadHosts)
 	for h, n := range perHost {
-		limit := 100 // smtpfeed's default -R
-		if h.RcptLimit > 0 {
-			limit = min(limit, h.RcptLimit)
-		}
+		limit := txnLimit(h)
 		enough := 3 * limit
 		if verp {
 			limit, enough = 1, 16
@@ -188,10 +185,7 @@ func measure(w *sim.World, r *run, connect time.Duration, verp bool) *figures {
 				b += connect
 			}
 			if h := firstLive(rc.Domain); h != nil {
-				limit := 100
-				if h.RcptLimit > 0 {
-					limit = min(limit, h.RcptLimit)
-				}
+				limit := txnLimit(h)
 				k := (perHost[h] + limit - 1) / limit
 				b += time.Duration(min(k, 3)-1) * h.RTT
 			}
@@ -262,4 +256,13 @@ func firstLive(d *sim.Domain) *sim.Host {
 		}
 	}
 	return nil
+}
+
+// txnLimit is how many recipients one transaction to h carries:
+// smtpfeed's default -R, or less where the host limits recipients.
+func txnLimit(h *sim.Host) int {
+	if h.RcptLimit > 0 {
+		return min(100, h.RcptLimit)
+	}
+	return 100
 }
