@@ -27,11 +27,16 @@ type idleLane struct {
 	at time.Time
 }
 
+// idleCompactFloor is the least list length at which wentIdle compacts:
+// a pool of a few connections would otherwise compact at nearly every
+// idle, and 32 entries are nothing to keep.
+const idleCompactFloor = 32
+
 // wentIdle adds l, idle since its connection's LastUsed, to the
 // candidates. Stale entries are dropped once they could outnumber the
 // connections, so a long-lived listener's list stays the pool's size.
 func (p *pool) wentIdle(l *lane) {
-	if len(p.idle) >= 2*max(p.open, 32) {
+	if len(p.idle) >= 2*max(p.open, idleCompactFloor) {
 		p.compact()
 	}
 	p.idle = append(p.idle, idleLane{l, l.conn.LastUsed})
