@@ -1,7 +1,6 @@
 package smtpfeed
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -202,26 +201,7 @@ func TestDSNThroughFeed(t *testing.T) {
 				t.Fatal(err)
 			}
 			caller, _, endErr, ended := lmtpPair(t, e, LMTPOptions{Session: lmtp.Config{Hostname: "feed.test"}})
-			replies := make(chan []string, 1)
-			go func() {
-				go caller.Write([]byte(session))
-				var got []string
-				sc := bufio.NewScanner(caller)
-				for sc.Scan() {
-					if l := sc.Text(); len(l) < 4 || l[3] != '-' {
-						got = append(got, l)
-					}
-					if strings.HasPrefix(sc.Text(), "221 ") {
-						break
-					}
-				}
-				replies <- got
-			}()
-			stepUntil(t, e.loop, func() bool { return *ended }, 30*time.Second)
-			if *endErr != nil {
-				t.Fatalf("session ended with %v", *endErr)
-			}
-			got := <-replies
+			got := lmtpExchange(t, e, caller, endErr, ended, session, 30*time.Second)
 			// 220, LHLO, MAIL, 4 RCPT, 354, 4 answers, 221.
 			if len(got) != 13 {
 				t.Fatalf("replies %q, want 13", got)

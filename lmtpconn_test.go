@@ -44,6 +44,35 @@ func lmtpPair(t *testing.T, e *Engine, opt LMTPOptions) (net.Conn, *LMTPConn, *e
 	return caller, c, &endErr, &ended
 }
 
+// lmtpExchange writes a whole LMTP session from the caller's side of an
+// lmtpPair, runs e's loop until the session ends cleanly (within limit),
+// and returns the final line of every reply (a multi-line reply counts
+// once), the 220 greeting first and the 221 last.
+func lmtpExchange(t *testing.T, e *Engine, caller net.Conn, endErr *error, ended *bool, session string, limit time.Duration) []string {
+	t.Helper()
+	replies := make(chan []string, 1)
+	go func() {
+		go caller.Write([]byte(session))
+		var got []string
+		sc := bufio.NewScanner(caller)
+		for sc.Scan() {
+			l := sc.Text()
+			if len(l) < 4 || l[3] != '-' {
+				got = append(got, l)
+			}
+			if strings.HasPrefix(l, "221 ") {
+				break
+			}
+		}
+		replies <- got
+	}()
+	stepUntil(t, e.loop, func() bool { return *ended }, limit)
+	if *endErr != nil {
+		t.Fatalf("session ended with %v", *endErr)
+	}
+	return <-replies
+}
+
 // TestLMTPGoSMTPCaller: go-smtp's LMTP client hands a simnet world's
 // recipients to smtpfeed; every accepted recipient gets exactly one reply,
 // and the statuses match the world's outcomes.

@@ -1,7 +1,6 @@
 package smtpfeed
 
 import (
-	"bufio"
 	"bytes"
 	"math/rand/v2"
 	"strings"
@@ -103,28 +102,8 @@ func TestWireExact(t *testing.T) {
 			eol := tc.eol
 			session := "LHLO mta.test" + eol + "MAIL FROM:<list@lists.test>" + eol + "RCPT TO:<a@exact.test>" + eol +
 				"DATA" + eol + stuffLMTP(tc.content, eol) + "QUIT" + eol
-			replies := make(chan []string, 1)
-			go func() {
-				go caller.Write([]byte(session))
-				var got []string
-				sc := bufio.NewScanner(caller)
-				for sc.Scan() {
-					l := sc.Text()
-					if len(l) < 4 || l[3] != '-' {
-						got = append(got, l)
-					}
-					if strings.HasPrefix(l, "221 ") {
-						break
-					}
-				}
-				replies <- got
-			}()
-			before := len(z.be.received())
-			stepUntil(t, z.e.loop, func() bool { return *ended }, 60*time.Second)
-			if *endErr != nil {
-				t.Fatalf("session ended with %v", *endErr)
-			}
-			got := <-replies
+			before := len(z.be.received()) // nothing arrives before the session is written
+			got := lmtpExchange(t, z.e, caller, endErr, ended, session, 60*time.Second)
 			// 220, LHLO, MAIL, RCPT, 354, the recipient's answer, 221.
 			if len(got) != 7 || !strings.HasPrefix(got[5], "250 2.0.0") {
 				t.Fatalf("replies %q, want the recipient delivered", got)
