@@ -157,6 +157,16 @@ func (c *child) wait(limit time.Duration) int {
 	return -1
 }
 
+// quit ends the LMTP session and fails unless smtpfeed then exits 0.
+func (c *child) quit() {
+	c.t.Helper()
+	c.send("QUIT\r\n")
+	c.expect("221", 10*time.Second)
+	if code := c.wait(20 * time.Second); code != 0 {
+		c.t.Fatalf("exit %d, want 0; log:\n%s", code, c.log())
+	}
+}
+
 func (c *child) signal(sig os.Signal) {
 	c.t.Helper()
 	if err := c.cmd.Process.Signal(sig); err != nil {

@@ -126,11 +126,7 @@ func TestSignalHUPReloadsRoutes(t *testing.T) {
 	if got := sendOne(c, rcpt); !strings.HasPrefix(got, "550 5.7.1 ") || !strings.Contains(got, "["+other.Addr.String()+"] said:") {
 		t.Fatalf("after a bad map: %q, want the second map's route to [%s] still", got, other.Addr)
 	}
-	c.send("QUIT\r\n")
-	c.expect("221", 10*time.Second)
-	if code := c.wait(20 * time.Second); code != 0 {
-		t.Fatalf("exit %d, want 0; log:\n%s", code, c.log())
-	}
+	c.quit()
 }
 
 // TestSignalHUPWithoutMap: without -M, HUP says there is nothing to
@@ -146,11 +142,7 @@ func TestSignalHUPWithoutMap(t *testing.T) {
 	if got := sendOne(c, rcpt); !strings.HasPrefix(got, "250 ") || !strings.Contains(got, mx10.Name) {
 		t.Fatalf("after HUP without a map: %q, want delivered by the best MX %s", got, mx10.Name)
 	}
-	c.send("QUIT\r\n")
-	c.expect("221", 10*time.Second)
-	if code := c.wait(20 * time.Second); code != 0 {
-		t.Fatalf("exit %d, want 0; log:\n%s", code, c.log())
-	}
+	c.quit()
 }
 
 // TestResolveOnlyRoutes: -d Q reports the grouping the route map makes,
