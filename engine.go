@@ -18,15 +18,17 @@ import (
 
 // Defaults of the engine's knobs.
 const (
-	// DefaultGrace is how long a host with recipients waits for lookups
-	// still running before its connection starts: answers sent at once
-	// mostly come back within one round trip of each other, so a short
-	// wait lets domains that share the host share its transactions
-	// without waiting for the slowest name server.
+	// DefaultGrace is how long a host with less than a full transaction
+	// waits for lookups still running, once no answer has come for that
+	// long, before its connection starts: answers sent at once mostly
+	// come back within one round trip of each other, so a short wait lets
+	// domains that share the host share its transactions without waiting
+	// for the slowest name server (see plan.go for the rest).
 	DefaultGrace = 100 * time.Millisecond
 	// DefaultGather is the most a host with less than a full transaction
 	// waits while lookups are still being answered (each grace period
-	// with an answer in it extends the wait): a list's lookups end within
+	// with an answer in it extends the wait; a backlog of queries not yet
+	// sent extends it past Gather): a list's lookups end within
 	// a second or two of each other, and a host started before its last
 	// domain resolved carries the rest in more transactions. At 100,000
 	// recipients on 2,000 hosts (feedbench's 100k, a 2-core machine) the
