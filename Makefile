@@ -29,10 +29,11 @@ test: vet
 # Postfix submits a list message and hands it to smtpfeed, which delivers into
 # simnet, each run in namespaces of its own. Debian installs one MTA at a
 # time, so MTA_RUN picks the test: Sendmail, Exim or Postfix (empty: all).
+# With Postfix, feedbench's Postfix peer (make bench's Postfix column) runs too.
 MTA_RUN ?=
 .PHONY: test-mta
 test-mta:
-	$(GO) test -tags mta -race -count=1 -timeout 15m -run 'TestMTA$(MTA_RUN)' -v .
+	$(GO) test -tags mta -race -count=1 -timeout 15m -run 'TestMTA$(MTA_RUN)' -v . ./cmd/feedbench
 
 lint:
 	$(GO) run $(STATICCHECK) ./...

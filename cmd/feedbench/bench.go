@@ -133,6 +133,10 @@ type benchOpts struct {
 	strace   bool
 	extra    []string
 	limit    time.Duration
+	postfix  string // the worlds the Postfix peer runs (-postfix)
+	// exe is the feedbench binary the Postfix runs start in their
+	// namespaces; "" is this one.
+	exe string
 }
 
 // benchRun is one timed run of a world, released (run.release) once
@@ -157,6 +161,9 @@ type benchRow struct {
 	syscalls    string
 	traced      bool
 	syscallsPer float64
+	// peer is Postfix's runs on the same world, nil when -postfix does
+	// not name it.
+	peer *peerRow
 }
 
 // pickWorlds selects the worlds -worlds names, in benchWorlds' order; a
@@ -204,9 +211,20 @@ func runBench(o benchOpts, stdout io.Writer) error {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return err
 	}
+	peerWant, err := peerWorlds(o.postfix, benchWorlds(o.seed))
+	if err != nil {
+		return err
+	}
 	_, straceErr := exec.LookPath("strace")
 	fmt.Fprintf(stdout, "feedbench: smtpfeed %s, logs under %s, -t connect=%v -t race=%v: a dead first MX costs %v; %d run(s) per world\n",
 		o.smtpfeed, o.dir, o.connect, o.race, deadCost(o.connect, o.race), o.repeat)
+	peer := peerInfo{}
+	if len(peerWant) > 0 {
+		peer.version, peer.why = postfixProbe()
+		if peer.why != "" {
+			fmt.Fprintf(stdout, "feedbench: no Postfix runs: %s\n", peer.why)
+		}
+	}
 	var rows []benchRow
 	var failed []string
 	for _, bw := range worlds {
@@ -223,10 +241,14 @@ func runBench(o benchOpts, stdout io.Writer) error {
 		if !ok {
 			failed = append(failed, bw.name)
 		}
+		if peerWant[bw.name] && peer.why == "" {
+			pr := benchPostfix(bw.name, o, stdout)
+			row.peer = &pr
+		}
 		rows = append(rows, row)
 	}
 	var md bytes.Buffer
-	writeTable(&md, rows, deadCost(o.connect, o.race))
+	writeTable(&md, rows, deadCost(o.connect, o.race), peer, o.connect)
 	stdout.Write(md.Bytes())
 	if err := os.WriteFile(filepath.Join(o.out, "bench.md"), md.Bytes(), 0o644); err != nil {
 		return err

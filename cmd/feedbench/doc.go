@@ -35,6 +35,17 @@
 // and one SVG chart of cumulative deliveries per world
 // (out/bench-<world>.svg).
 //
+// The Postfix peer (-postfix, by default the worlds paper, 600, 1k,
+// dead-mx, dns-silent and 10k): Postfix's own SMTP client delivers the
+// same world in the same run, for a second table beside smtpfeed's. It
+// needs root, Linux and Postfix: each run is feedbench itself again
+// (-postfix-child) under unshare(1), in network, mount and PID
+// namespaces of its own, where the world's name server is on
+// 127.0.0.1:53 (the system resolver has no other port) and its hosts on
+// port 25, with Postfix's spool and configuration on private mounts. The
+// list is handed to Postfix's SMTP server, pipelined, after one
+// warm-up message has been delivered locally.
+//
 // feedbench never starts smtpfeed without -nameserver pointing at the
 // world's own DNS server: nothing leaves loopback.
 package main

@@ -28,7 +28,19 @@ func main() {
 	extra := flag.String("args", "", "more smtpfeed flags, space-separated (e.g. \"-n 300\"); -nameserver and -port are always the world's")
 	limit := flag.Duration("limit", 2*time.Minute, "with -bench: kill a smtpfeed run (not traced) after this long and report it hung")
 	noStrace := flag.Bool("no-strace", false, "with -bench: skip the strace runs")
+	postfix := flag.String("postfix", defaultPostfixWorlds, "with -bench: the worlds Postfix's own SMTP client also delivers, beside smtpfeed (root, Linux, postfix installed); none for no Postfix runs")
+	postfixChildWorld := flag.String("postfix-child", "", "internal: run Postfix on this world inside the namespaces -bench made")
+	postfixDir := flag.String("postfix-dir", "", "internal: with -postfix-child, the run's directory")
 	flag.Parse()
+	if *postfixChildWorld != "" {
+		raiseFileLimit()
+		err := postfixChild(postfixChildOpts{world: *postfixChildWorld, seed: *seed, dir: *postfixDir, connect: *connect, limit: postfixLimit})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "feedbench -postfix-child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *demo && *bench {
 		fmt.Fprintln(os.Stderr, "feedbench: -demo and -bench exclude each other")
 		os.Exit(2)
@@ -45,7 +57,7 @@ func main() {
 	}
 	if *bench {
 		err = runBench(benchOpts{smtpfeed: *smtpfeed, seed: *seed, connect: *connect, race: *race, dir: dir,
-			out: *outDir, extra: strings.Fields(*extra), limit: *limit, worlds: *worlds, repeat: *repeat, strace: !*noStrace}, os.Stdout)
+			out: *outDir, extra: strings.Fields(*extra), limit: *limit, worlds: *worlds, repeat: *repeat, strace: !*noStrace, postfix: *postfix}, os.Stdout)
 	} else {
 		err = runDemo(demoConfig(*seed), runOpts{smtpfeed: *smtpfeed, connect: *connect, race: *race, dir: dir, extra: strings.Fields(*extra)}, os.Stdout)
 	}

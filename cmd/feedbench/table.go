@@ -8,8 +8,8 @@ import (
 
 // writeTable writes the markdown table, which bound each ratio uses, the
 // runs' ranges, the targets and the timelines; cost is what a dead first
-// MX costs at best (deadCost).
-func writeTable(w io.Writer, rows []benchRow, cost time.Duration) {
+// MX costs at best (deadCost); peer and connect describe the Postfix runs.
+func writeTable(w io.Writer, rows []benchRow, cost time.Duration, peer peerInfo, connect time.Duration) {
 	fmt.Fprintf(w, "\n| world | rcpts / domains / hosts | answers | first | last | bound | last/bound | last/(bound+%v dead) | last/RFC bound | conns (live hosts with mail) | txns (ideal) | txns on pipelining hosts (ideal) | DNS queries (distinct names) | DNS per name | CPU s | CPU µs per delivered (sys) | world CPU s | peak RSS MiB | syscalls per delivered | dups |\n", cost)
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
@@ -26,6 +26,7 @@ func writeTable(w io.Writer, rows []benchRow, cost time.Duration) {
 	}
 	writeBounds(w, rows, cost)
 	writeRanges(w, rows)
+	writePeerTable(w, rows, peer, connect)
 	writeTargets(w, rows, cost)
 	writeFlowTable(w, rows)
 	writeTLSTable(w, rows)
