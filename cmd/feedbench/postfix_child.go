@@ -210,7 +210,7 @@ func postfixStart(o postfixChildOpts, rcpts int) error {
 	if err := runCommand("postfix", "start"); err != nil {
 		return err
 	}
-	return awaitListener(peerListen, 30*time.Second)
+	return checkListener(peerListen)
 }
 
 // postfixWarm has Postfix deliver one message locally before the list
@@ -230,41 +230,40 @@ func postfixWarm() error {
 		if time.Now().After(end) {
 			return fmt.Errorf("postfix: the warm-up message still queued after 30s: %s", strings.TrimSpace(string(out)))
 		}
-		time.Sleep(peerPoll)
+		time.Sleep(warmPoll)
 	}
 }
 
-// awaitListener returns once addr accepts a connection, polling: Postfix's
-// master process gives no other sign of being ready.
-func awaitListener(addr string, limit time.Duration) error {
-	end := time.Now().Add(limit)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(end) {
-			return fmt.Errorf("postfix: nothing accepts on %s after %v: %w", addr, limit, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// warmPoll is how often postfixWarm asks for the queue: Postfix says
+// nothing when it empties.
+const warmPoll = 50 * time.Millisecond
 
-// peerPoll is how often the child looks at the world's deliveries while
-// Postfix works: the times measured are the world's own stamps, so it
-// only decides when the run ends.
-const peerPoll = 100 * time.Millisecond
+// checkListener fails unless addr accepts a connection: postfix start
+// returns once its master process is ready (master -w), listeners bound.
+func checkListener(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("postfix started, but nothing accepts on %s: %w", addr, err)
+	}
+	return c.Close()
+}
 
 // awaitDeliveries waits until every recipient the world delivers has
-// arrived, or until end.
+// arrived, or until end: the world's report is read again after each
+// transaction it accepts.
 func awaitDeliveries(s *sim.Sim, end time.Time) sim.Report {
+	limit := time.NewTimer(time.Until(end))
+	defer limit.Stop()
 	for {
 		rep := s.Report()
-		if rep.Missing == 0 || time.Now().After(end) {
+		if rep.Missing == 0 {
 			return rep
 		}
-		time.Sleep(peerPoll)
+		select {
+		case <-s.Accepted():
+		case <-limit.C:
+			return s.Report()
+		}
 	}
 }
 

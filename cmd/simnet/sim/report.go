@@ -177,6 +177,9 @@ type stats struct {
 	dns        map[dnsKey]int
 	dropped    int
 	phases     map[string]*phaseSeen
+	// accepted holds a value once a transaction has been accepted since
+	// the last receive (Sim.Accepted).
+	accepted chan struct{}
 }
 
 type phaseSeen struct {
@@ -208,7 +211,7 @@ func (s *stats) markLocked(phase string, t time.Time) {
 
 func newStats() *stats {
 	return &stats{origin: time.Now(), hosts: map[string]*hostSeen{}, perAddr: map[netip.Addr]int{}, hist: map[int]int{}, txnsByHost: map[string]int{},
-		dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}}
+		dns: map[dnsKey]int{}, phases: map[string]*phaseSeen{}, accepted: make(chan struct{}, 1)}
 }
 
 func (s *stats) markStart() {
@@ -245,6 +248,10 @@ func (s *stats) txn(d Delivery, rcpts, rcptParams []string, at time.Time) {
 			d.RcptParams = rcptParams[i]
 		}
 		s.deliveries = append(s.deliveries, delivery{d, at})
+	}
+	select {
+	case s.accepted <- struct{}{}:
+	default: // one is waiting: it stands for this one too
 	}
 }
 

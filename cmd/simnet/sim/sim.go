@@ -71,6 +71,12 @@ func (s *Sim) MarkStart() {
 	s.hosts.fill(time.Now())
 }
 
+// Accepted receives once a transaction's data has been accepted,
+// coalesced: one value stands for every transaction since the last
+// receive. A driver waiting for a client's deliveries reads Report after
+// each value instead of polling it.
+func (s *Sim) Accepted() <-chan struct{} { return s.stats.accepted }
+
 // Report returns a snapshot of what the world has seen so far.
 func (s *Sim) Report() Report { return s.stats.report(s.World) }
 

@@ -344,3 +344,32 @@ func TestReadsQueuedBehindADelay(t *testing.T) {
 		}
 	}
 }
+
+// TestAccepted: Accepted has a value after each accepted transaction, one
+// for several, and none before the first.
+func TestAccepted(t *testing.T) {
+	s := startSim(t, tinyConfig())
+	select {
+	case <-s.Accepted():
+		t.Fatal("Accepted has a value before any transaction")
+	default:
+	}
+	d := s.World.DomainsOf(KindNormal)[0]
+	h := d.MXHosts()[0]
+	for range 2 {
+		dial(t, s, h).deliverOne(d.Users[0] + "@" + d.Name)
+	}
+	select {
+	case <-s.Accepted():
+	default:
+		t.Fatal("Accepted has no value after two transactions")
+	}
+	select {
+	case <-s.Accepted():
+		t.Fatal("Accepted has a second value for two transactions before a receive")
+	default:
+	}
+	if n := s.Report().Transactions; n != 2 {
+		t.Errorf("report: %d transactions, want 2", n)
+	}
+}
