@@ -85,6 +85,12 @@ const peerResultFile = "result.json"
 
 func postfixRun(o postfixChildOpts) (peerResult, error) {
 	res := peerResult{World: o.world}
+	// Outside its namespaces the child would mount over this system's
+	// resolv.conf, hosts and Postfix spool, and stop its Postfix. unshare
+	// -p -f makes it the first process of a new PID namespace.
+	if os.Getpid() != 1 {
+		return res, fmt.Errorf("-postfix-child runs only inside the namespaces feedbench -bench makes for it (as PID 1 of its own PID namespace), not as PID %d: it mounts over /etc/resolv.conf and the Postfix spool", os.Getpid())
+	}
 	bw, err := pickWorlds(benchWorlds(o.seed), o.world)
 	if err != nil {
 		return res, err

@@ -113,3 +113,14 @@ func TestPeerTable(t *testing.T) {
 		t.Errorf("without Postfix: %q, want the reason", got)
 	}
 }
+
+// TestPostfixChildOutsideNamespace: run by hand outside the namespaces
+// -bench makes, the child refuses before it touches anything (it would
+// mount over this system's resolv.conf and Postfix spool).
+func TestPostfixChildOutsideNamespace(t *testing.T) {
+	dir := t.TempDir()
+	res, err := postfixRun(postfixChildOpts{world: "paper", seed: 1, dir: dir, connect: time.Second, limit: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "only inside the namespaces") {
+		t.Fatalf("postfixRun outside its namespaces: %+v, %v; want a refusal", res, err)
+	}
+}
