@@ -176,7 +176,8 @@ func appendEntity(dst, b []byte, w where) ([]byte, error) {
 // appendLeaf re-encodes a leaf part whose body has 8-bit octets as
 // quoted-printable.
 func appendLeaf(dst, b []byte, h header, w where, cte string) ([]byte, error) {
-	body := b[h.bodyStart:]
+	raw := b[h.bodyStart:]
+	body := raw
 	switch cte {
 	case "", "7bit", "8bit", "binary":
 	case "quoted-printable":
@@ -191,7 +192,37 @@ func appendLeaf(dst, b []byte, h header, w where, cte string) ([]byte, error) {
 		return nil, fmt.Errorf("%v has 8-bit octets in a body of Content-Transfer-Encoding %s", w, cte)
 	}
 	dst = appendHeader(dst, b, h, w.message, "quoted-printable")
-	return appendQP(dst, body), nil
+	start := len(dst)
+	dst = appendQP(dst, body)
+	if bytes.HasSuffix(raw, crlf) && !bytes.HasSuffix(body, crlf) {
+		// The raw body's last line break was a soft one ("=" CRLF: the
+		// text ends mid-line). It stays one: encoded without it, the body
+		// would end on a line that the wire form's final CRLF completes,
+		// a line break the original does not decode to.
+		dst = appendSoftBreak(dst, start)
+	}
+	return dst, nil
+}
+
+// appendSoftBreak ends quoted-printable text that starts at dst[start:]
+// with a soft line break, within maxQPLine: on a full line, its last
+// octet or =XX moves to a line of its own.
+func appendSoftBreak(dst []byte, start int) []byte {
+	line := dst[start:]
+	if k := bytes.LastIndex(line, crlf); k >= 0 {
+		line = line[k+2:]
+	}
+	if n := len(line); n+1 > maxQPLine {
+		unit := 1
+		if line[n-3] == '=' { // '=' is never literal: =XX
+			unit = 3
+		}
+		var last [3]byte
+		copy(last[:], dst[len(dst)-unit:])
+		dst = append(dst[:len(dst)-unit], '=', '\r', '\n')
+		dst = append(dst, last[:unit]...)
+	}
+	return append(dst, '=', '\r', '\n')
 }
 
 // appendMultipart converts a multipart body part by part. A delimiter

@@ -81,6 +81,29 @@ func TestSevenBitConvert(t *testing.T) {
 			raw:      "Content-Type: text/plain\r\nContent-Transfer-Encoding: Quoted-Printable\r\n\r\nx=3Dy \xe9=\r\nz\r\n",
 			contains: []string{"Content-Transfer-Encoding: quoted-printable\r\nMIME-Version: 1.0\r\n\r\nx=3Dy =E9z\r\n"},
 		},
+		// Fuzz find: the body ends on a soft line break, which the wire
+		// form's final CRLF completes; converted, it decodes without a
+		// line break at the end, as the original does.
+		{
+			name:     "quoted-printable body ending on a soft line break",
+			raw:      "Content-Transfer-Encoding:quoted-printABle\n\n\xe9=",
+			contains: []string{"\r\n\r\n=E9=\r\n"},
+		},
+		{
+			name:     "soft line break after a full encoded line",
+			raw:      "Content-Transfer-Encoding: quoted-printable\r\n\r\n" + strings.Repeat("a", 75) + "\xe9=\r\n",
+			contains: []string{"\r\n\r\n" + strings.Repeat("a", 75) + "=\r\n=E9=\r\n"},
+		},
+		{
+			name:     "soft line break after a line of the full length",
+			raw:      "Content-Transfer-Encoding: quoted-printable\r\n\r\n\xe9\r\n" + strings.Repeat("a", 73) + "\xe9=\r\n",
+			contains: []string{"\r\n\r\n=E9\r\n" + strings.Repeat("a", 73) + "=\r\n=E9=\r\n"},
+		},
+		{
+			name:     "soft line break after a line of the full length, literal last",
+			raw:      "Content-Transfer-Encoding: quoted-printable\r\n\r\n\xe9\r\n" + strings.Repeat("a", 76) + "=\r\n",
+			contains: []string{"\r\n\r\n=E9\r\n" + strings.Repeat("a", 75) + "=\r\na=\r\n"},
+		},
 		{
 			name:     "8-bit preamble made '?'",
 			raw:      "Content-Type: multipart/mixed; boundary=b\r\n\r\npr\xc3\xa9\r\n--b\r\n\r\nok\r\n--b--\r\n",
