@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"smtpfeed/cmd/simnet/sim"
+	"smtpfeed/proto/smtp"
 )
 
 // submitTimeout bounds the whole submission: a server that stops reading
@@ -39,10 +40,12 @@ func submit(addr, from string, rcpts []string, msg []byte) error {
 	if err != nil {
 		return fmt.Errorf("EHLO: %w", err)
 	}
-	if !offers(ehlo, "PIPELINING") {
+	if !smtp.ParseExtensions(smtp.Reply{Code: 250, Lines: strings.Split(ehlo, "\n")}).Pipelining {
 		return fmt.Errorf("%s offers no PIPELINING: %q", addr, ehlo)
 	}
 	sent := make(chan error, 1)
+	// A goroutine in this benchmark tool, not in smtpfeed: the envelope
+	// is written while the replies are read; closing c ends it.
 	go func() { sent <- writeEnvelope(c, from, rcpts) }()
 	if _, _, err := tp.ReadResponse(250); err != nil {
 		return fmt.Errorf("MAIL FROM:<%s>: %w", from, err)
@@ -67,17 +70,6 @@ func submit(addr, from string, rcpts []string, msg []byte) error {
 	tp.PrintfLine("QUIT")
 	tp.ReadResponse(221)
 	return nil
-}
-
-// offers reports an EHLO reply (its lines joined by newlines, the
-// greeting line first) naming extension ext.
-func offers(ehlo, ext string) bool {
-	for _, l := range strings.Split(ehlo, "\n")[1:] {
-		if f := strings.Fields(l); len(f) > 0 && strings.EqualFold(f[0], ext) {
-			return true
-		}
-	}
-	return false
 }
 
 // writeEnvelope writes MAIL, every RCPT and DATA in one stream.
