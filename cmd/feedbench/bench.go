@@ -334,11 +334,18 @@ func benchOne(bw benchWorld, o benchOpts, trace bool, stdout io.Writer) (row ben
 // later of the middle two for an even count: a median that flatters
 // no one.
 func medianRun(runs []benchRun) int {
+	return medianBy(runs, func(b benchRun) time.Duration { return b.f.last })
+}
+
+// medianBy is the index of the median of runs (at least one) by key, the
+// later of the middle two for an even count; runs of the same key keep
+// their order.
+func medianBy[T any](runs []T, key func(T) time.Duration) int {
 	idx := make([]int, len(runs))
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(runs[a].f.last, runs[b].f.last) })
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(key(runs[a]), key(runs[b])) })
 	return idx[len(idx)/2]
 }
 

@@ -75,6 +75,11 @@ type figures struct {
 }
 
 // ok says whether the run matched the world.
+// rfcBound is the bound the latency targets use: the larger of the
+// bound with a dead first MX's cost and the serial bound (column
+// last/RFC bound).
+func (f *figures) rfcBound() time.Duration { return max(f.serialBound, f.deadBound) }
+
 func (f *figures) ok() bool {
 	return len(f.noAnswer) == 0 && len(f.wrong) == 0 && len(f.claimed) == 0 && f.duplicates == 0
 }

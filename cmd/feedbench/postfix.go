@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -158,17 +157,11 @@ func benchPostfix(name string, o benchOpts, stdout io.Writer) peerRow {
 			name, i+1, o.repeat, res.Delivered, res.Expected, ms(res.Last), ms(res.Submit), dir)
 		row.runs = append(row.runs, res)
 	}
-	idx := make([]int, len(row.runs))
-	for i := range idx {
-		idx[i] = i
-	}
-	slow := func(r peerResult) time.Duration {
+	row.res = &row.runs[medianBy(row.runs, func(r peerResult) time.Duration {
 		if r.Missing > 0 {
 			return time.Duration(math.MaxInt64)
 		}
 		return r.Last
-	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(slow(row.runs[a]), slow(row.runs[b])) })
-	row.res = &row.runs[idx[len(idx)/2]]
+	})]
 	return row
 }

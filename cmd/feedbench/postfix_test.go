@@ -69,7 +69,7 @@ func TestPeerResultFill(t *testing.T) {
 	var res peerResult
 	res.fill(w, rep)
 	want := peerResult{First: 40 * time.Millisecond, Last: 90 * time.Millisecond, Expected: 2, Delivered: 1, Missing: 1, Wrong: 1,
-		Duplicates: 1, Connections: 2, Transactions: 3, DNSQueries: 4, TimedOut: true, Timeline: rep.TimelineText()}
+		Duplicates: 1, Connections: 2, Transactions: 3, DNSQueries: 4, Timeline: rep.TimelineText()}
 	if res != want {
 		t.Errorf("fill:\n got %+v\nwant %+v", res, want)
 	}

@@ -20,7 +20,7 @@ func writeTable(w io.Writer, rows []benchRow, cost time.Duration, peer peerInfo,
 		}
 		fmt.Fprintf(w, "| %s | %d / %d / %d | %s | %v | %v | %v | %.2f | %.2f | %.2f | %d (%d) | %d (%d) | %d (%d) | %d (%d) | %.2f | %.2f | %.1f (%.1f) | %.2f | %.1f | %s | %d |\n",
 			r.name, f.recipients, f.domains, f.hosts, ans, ms(f.first), ms(f.last), f.bound,
-			ratio(f.last, f.bound), ratio(f.last, f.deadBound), ratio(f.last, max(f.serialBound, f.deadBound)), f.conns, f.hostsUsed, f.txns, f.idealTxns,
+			ratio(f.last, f.bound), ratio(f.last, f.deadBound), ratio(f.last, f.rfcBound()), f.conns, f.hostsUsed, f.txns, f.idealTxns,
 			f.pipeTxns, f.idealPipeTxns, f.dnsTotal, f.dnsNames, float64(f.dnsTotal)/float64(max(1, f.dnsNames)),
 			r.r.cpu.Seconds(), r.r.cpuPerDelivered(), r.r.sysPerDelivered(), r.r.worldCPU.Seconds(), float64(r.r.maxRSS)/1024, r.syscalls, f.duplicates)
 	}
@@ -91,7 +91,7 @@ func writeRanges(w io.Writer, rows []benchRow) {
 }
 
 // spanOf is the least and the greatest of v over runs (at least one).
-func spanOf(runs []benchRun, v func(benchRun) float64) [2]float64 {
+func spanOf[T any](runs []T, v func(T) float64) [2]float64 {
 	lo, hi := v(runs[0]), v(runs[0])
 	for _, b := range runs[1:] {
 		lo, hi = min(lo, v(b)), max(hi, v(b))

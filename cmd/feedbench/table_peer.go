@@ -38,7 +38,7 @@ func writePeerTable(w io.Writer, rows []benchRow, peer peerInfo, connect time.Du
 			continue
 		}
 		f := r.f
-		bound := max(f.serialBound, f.deadBound)
+		bound := f.rfcBound()
 		feed := fmt.Sprintf("%v (%.2f)", ms(f.last), ratio(f.last, bound))
 		p := r.peer.res
 		if p == nil {
@@ -82,10 +82,7 @@ func writePeerRanges(w io.Writer, rows []benchRow) {
 		if r.peer == nil || len(r.peer.runs) < 2 {
 			continue
 		}
-		lo, hi := r.peer.runs[0].Last, r.peer.runs[0].Last
-		for _, p := range r.peer.runs[1:] {
-			lo, hi = min(lo, p.Last), max(hi, p.Last)
-		}
-		fmt.Fprintf(w, "- %s, Postfix over %d runs: last delivery %v-%v\n", r.name, len(r.peer.runs), ms(lo), ms(hi))
+		last := spanOf(r.peer.runs, func(p peerResult) float64 { return float64(p.Last) })
+		fmt.Fprintf(w, "- %s, Postfix over %d runs: last delivery %v-%v\n", r.name, len(r.peer.runs), ms(time.Duration(last[0])), ms(time.Duration(last[1])))
 	}
 }
